@@ -1,0 +1,64 @@
+"""The ``maskref`` command.
+
+``maskref report`` runs the conformance cases against every installed
+framework and prints which APIs agree with the reference and which diverge.
+``maskref cases`` lists the registered cases without running them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="maskref",
+        description="Cross-framework reference for padding and masking.",
+    )
+    p.add_argument("--version", action="version", version=f"maskref {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser(
+        "report",
+        help="compare every installed framework's padding/masking APIs with the reference",
+    )
+    r.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    r.add_argument("--examples", type=_positive, default=100,
+                   help="hypothesis examples drawn per case (default 100)")
+    r.add_argument("--only", metavar="PATTERN",
+                   help="only cases whose id contains PATTERN (or matches it as a glob)")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress on stderr (default: when stderr is a terminal)")
+    c = sub.add_parser("cases", help="list the registered conformance cases")
+    c.add_argument("--only", metavar="PATTERN")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.command == "cases":
+        from .conformance import all_cases
+        from .report import select
+
+        for case in select(all_cases(), args.only):
+            tag = f"expects divergence {case.expect}" if case.expect else "expects agreement"
+            print(f"{case.case_id}  ({case.kind}; {tag})")
+        return 0
+    from .report import report
+
+    return report(args.examples, args.format, args.only, sys.stdout, args.progress)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

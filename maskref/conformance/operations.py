@@ -1,0 +1,218 @@
+"""maskref's own operations: their input strategies, and one case per backend.
+
+Every operation of the reference is listed here with a strategy of inputs
+(valid ones mostly, invalid ones sometimes, so that error classes are
+compared too). :func:`backend_cases` turns each into a case per backend
+(``tf_impl``, ``torch_impl``), calling the backend on native tensors.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reference import strategies as rs
+
+from .core import Case, Inputs
+
+BACKENDS = {"tf_impl": ("tensorflow",), "torch_impl": ("torch",)}
+
+
+def rarely(strategy: st.SearchStrategy, other: st.SearchStrategy) -> st.SearchStrategy:
+    """``strategy`` most of the time, ``other`` about one time in eight."""
+    return st.integers(0, 7).flatmap(lambda i: other if i == 0 else strategy)
+
+
+maxlens = rarely(st.none() | st.integers(0, 9), st.integers(-2, -1))
+sides = rarely(rs.padding_sides, st.sampled_from(["middle", "PRE", ""]))
+
+
+@st.composite
+def pad_sequences_inputs(draw) -> Inputs:
+    source = draw(rs.dtypes())
+    target = draw(rarely(st.just(source), rs.dtypes()))
+    value = draw(rarely(rs.elements(target), st.sampled_from([0.0, 0.5, float("nan"), -1])))
+    return dict(
+        sequences=draw(rs.ragged_batches(source)),
+        maxlen=draw(maxlens),
+        dtype=target.name,
+        padding=draw(sides),
+        truncating=draw(sides),
+        value=value,
+    )
+
+
+@st.composite
+def pad_flat_inputs(draw) -> Inputs:
+    dtype = draw(rs.dtypes())
+    lens = draw(rs.lengths())
+    inner = draw(rs.inner_shapes())
+    values = draw(hnp.arrays(dtype, (int(lens.sum()),) + inner, elements=rs.elements(dtype)))
+    return dict(
+        values=values,
+        lengths=lens,
+        maxlen=draw(maxlens),
+        padding=draw(sides),
+        truncating=draw(sides),
+        value=draw(rarely(rs.elements(dtype), st.just(float("nan")))),
+    )
+
+
+@st.composite
+def unpad_sequences_inputs(draw) -> Inputs:
+    lens = draw(rs.lengths())
+    steps = int(lens.max()) if lens.size else 0
+    steps = draw(rarely(st.integers(steps, steps + 3), st.integers(0, steps)))
+    dtype = draw(rs.dtypes())
+    shape = (lens.size, steps) + draw(rs.inner_shapes())
+    padded = draw(hnp.arrays(dtype, shape, elements=rs.elements(dtype)))
+    return dict(padded=padded, lengths=lens, padding=draw(sides))
+
+
+@st.composite
+def sequence_mask_inputs(draw) -> Inputs:
+    lens = draw(
+        rarely(
+            rs.lengths(),
+            hnp.arrays(np.int64, hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+                       elements=st.integers(-2, 6)),
+        )
+    )
+    return dict(lengths=lens, maxlen=draw(maxlens), padding=draw(sides))
+
+
+@st.composite
+def mask_inputs(draw) -> Inputs:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5))
+    return dict(mask=draw(hnp.arrays(np.bool_, shape)))
+
+
+@st.composite
+def mask_from_value_inputs(draw) -> Inputs:
+    x, mask = draw(rs.padded_batches(inner=rs.inner_shapes(max_dims=1), plant=False))
+    mask_value = draw(rarely(rs.elements(x.dtype), st.just(float("nan"))))
+    if x.size:
+        x = x.copy()
+        filler = np.asarray(mask_value)
+        if filler.dtype.kind != "f" or x.dtype.kind == "f":
+            x[~mask] = filler.astype(x.dtype) if x.dtype.kind != "b" else bool(mask_value)
+    return dict(x=x, mask_value=mask_value)
+
+
+@st.composite
+def mask_from_ids_inputs(draw) -> Inputs:
+    ids = draw(rs.token_ids())
+    return dict(ids=ids, pad_id=draw(rarely(st.integers(0, 5), st.just(0.0))))
+
+
+@st.composite
+def masked_data_inputs(draw) -> Inputs:
+    x, mask = draw(rs.padded_batches())
+    if draw(st.integers(0, 7)) == 0 and mask.ndim:  # a mask of the wrong shape
+        mask = draw(hnp.arrays(np.bool_, (mask.shape[0] + 1,) + mask.shape[1:]))
+    return dict(x=x, mask=mask)
+
+
+@st.composite
+def apply_mask_inputs(draw) -> Inputs:
+    inputs = draw(masked_data_inputs())
+    dtype = inputs["x"].dtype
+    inputs["fill"] = draw(rarely(rs.elements(dtype), st.sampled_from([float("nan"), 0.5])))
+    return inputs
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One reference function, the inputs to draw, and which arguments are tensors."""
+
+    name: str
+    inputs: Callable[[], st.SearchStrategy[Inputs]]
+    tensors: tuple[str, ...] = ()
+    sequences: str | None = None
+    rtol: float = 0.0
+    atol: float = 0.0
+
+
+OPERATIONS = [
+    Operation("pad_sequences", pad_sequences_inputs, sequences="sequences"),
+    Operation("pad_flat", pad_flat_inputs, tensors=("values", "lengths")),
+    Operation("unpad_sequences", unpad_sequences_inputs, tensors=("padded", "lengths")),
+    Operation("sequence_mask", sequence_mask_inputs, tensors=("lengths",)),
+    Operation("lengths_from_mask", mask_inputs, tensors=("mask",)),
+    Operation("mask_from_value", mask_from_value_inputs, tensors=("x",)),
+    Operation("mask_from_ids", mask_from_ids_inputs, tensors=("ids",)),
+    Operation("apply_mask", apply_mask_inputs, tensors=("x", "mask")),
+    Operation("expand_mask", masked_data_inputs, tensors=("x", "mask")),
+]
+
+
+def to_native(backend: str, array: np.ndarray) -> Any:
+    """A NumPy array as the backend's tensor."""
+    if backend == "torch_impl":
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(array).copy())
+    import tensorflow as tf
+
+    return tf.constant(array)
+
+
+def sequences_to_native(backend: str, seqs: list[np.ndarray]) -> Any:
+    """A list of sequences in the backend's own ragged form.
+
+    torch: a list of tensors. TensorFlow: a ``tf.RaggedTensor`` built from the
+    concatenated values and the row lengths (an empty batch stays a list).
+    """
+    if backend == "torch_impl" or not seqs:
+        return [to_native(backend, s) for s in seqs]
+    import tensorflow as tf
+
+    values = np.concatenate(seqs)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    return tf.RaggedTensor.from_row_lengths(tf.constant(values), tf.constant(lengths))
+
+
+def reference_call(name: str) -> Callable[[Inputs], Any]:
+    def call(inputs: Inputs) -> Any:
+        return getattr(importlib.import_module("reference"), name)(**inputs)
+
+    return call
+
+
+def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
+    def call(inputs: Inputs) -> Any:
+        module = importlib.import_module(backend)
+        args = dict(inputs)
+        for key in op.tensors:
+            args[key] = to_native(backend, np.asarray(args[key]))
+        if op.sequences:
+            args[op.sequences] = sequences_to_native(backend, args[op.sequences])
+        return getattr(module, op.name)(**args)
+
+    return call
+
+
+def backend_cases() -> list[Case]:
+    """One agreement case per operation and backend (the backend's own tensors in)."""
+    return [
+        Case(
+            operation=op.name,
+            api=f"{backend}.{op.name}",
+            inputs=op.inputs,
+            reference=reference_call(op.name),
+            candidate=backend_call(backend, op),
+            requires=requires,
+            kind="backend",
+            same_error_class=True,
+            rtol=op.rtol,
+            atol=op.atol,
+        )
+        for op in OPERATIONS
+        for backend, requires in BACKENDS.items()
+    ]

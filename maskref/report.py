@@ -1,0 +1,214 @@
+"""The behaviour report: every conformance case run, and what was found, as a table.
+
+For each case it says whether the API agrees with the reference on the
+inputs drawn, or diverges, and then shows the smallest input found with both
+outcomes. Recorded divergences are expected findings; an unexpected one
+(a maskref backend that disagrees, or a framework whose behaviour changed)
+is flagged.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.metadata
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import TextIO
+
+from .conformance import Case, Finding, all_cases, describe, probe
+
+EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch"}
+DISTRIBUTIONS = ("numpy", "hypothesis", "tensorflow-cpu", "tensorflow", "keras", "torch")
+
+
+def select(cases: Iterable[Case], only: str | None) -> list[Case]:
+    """Cases whose id contains ``only`` (or matches it as a glob pattern)."""
+    cases = list(cases)
+    if not only:
+        return cases
+    pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
+    return [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
+
+
+def run(
+    cases: list[Case],
+    examples: int,
+    progress: Callable[[int, int, Case, float], None] | None = None,
+) -> list[Finding]:
+    """Probe every case; ``progress(i, n, case, seconds)`` is called after each."""
+    findings = []
+    for i, case in enumerate(cases, 1):
+        start = time.perf_counter()
+        findings.append(probe(case, examples))
+        if progress:
+            progress(i, len(cases), case, time.perf_counter() - start)
+    return findings
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist in DISTRIBUTIONS:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def status_word(f: Finding) -> str:
+    if f.status == "unavailable":
+        return "not installed"
+    if f.status == "agrees":
+        return "agrees" if f.as_expected else "AGREES (recorded divergence gone)"
+    if f.case.expect:
+        return f"diverges: {f.case.expect}"
+    return "DIVERGES (unexpected)"
+
+
+def failed(findings: list[Finding]) -> list[Finding]:
+    """The findings that make the report fail: a maskref backend or law that diverges."""
+    return [f for f in findings if f.case.kind != "native" and f.status == "diverges"]
+
+
+def missing_extras(findings: list[Finding]) -> list[str]:
+    extras = set()
+    for f in findings:
+        for module in f.case.missing():
+            extras.add(EXTRAS.get(module, module))
+    return sorted(extras)
+
+
+def summary_line(findings: list[Finding]) -> str:
+    counts: dict[str, int] = {}
+    for f in findings:
+        key = f.status if f.as_expected or f.status == "unavailable" else "unexpected"
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def _finding_lines(f: Finding, indent: str) -> list[str]:
+    lines = []
+    if f.case.explanation:
+        lines.append(f"{indent}why:       {f.case.explanation}")
+    if f.status == "diverges" and f.inputs is not None:
+        lines.append(f"{indent}input:     {describe(f.inputs)}")
+        lines.append(f"{indent}reference: {describe(f.expected)}")
+        lines.append(f"{indent}{f.case.api}: {describe(f.got)}")
+        lines.append(f"{indent}(differs: {f.why})")
+    elif f.status == "unavailable":
+        lines.append(f"{indent}{f.why}")
+    return lines
+
+
+def format_text(findings: list[Finding], examples: int) -> str:
+    out = [
+        f"maskref behaviour report: {len(findings)} cases, up to {examples} examples each",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        "",
+    ]
+    operation = None
+    for f in findings:
+        if f.case.operation != operation:
+            operation = f.case.operation
+            out.append(operation)
+        label = f.case.api + (f" [{f.case.domain}]" if f.case.domain else "")
+        out.append(f"  {status_word(f):<44} {label}")
+        if f.status != "agrees" or not f.as_expected:
+            out.extend(_finding_lines(f, "      "))
+    out.append("")
+    out.append("summary: " + summary_line(findings))
+    extras = missing_extras(findings)
+    if extras:
+        out.append(
+            "more cases with: pip install -c constraints.txt 'maskref[" + ",".join(extras) + "]'"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_markdown(findings: list[Finding], examples: int) -> str:
+    out = [
+        "# maskref behaviour report",
+        "",
+        f"{len(findings)} cases, up to {examples} examples each. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + ".",
+        "",
+        "| operation | API | result | smallest input | reference | API |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in findings:
+        label = f.case.api + (f" [{f.case.domain}]" if f.case.domain else "")
+        row = [f.case.operation, label, status_word(f)]
+        if f.status == "diverges" and f.inputs is not None:
+            row += [describe(f.inputs, 120), describe(f.expected, 120), describe(f.got, 120)]
+        else:
+            row += ["", "", ""]
+        out.append("| " + " | ".join(f"`{_md(c)}`" if i > 2 and c else _md(c)
+                                      for i, c in enumerate(row)) + " |")
+    out += ["", "Summary: " + summary_line(findings) + "."]
+    return "\n".join(out) + "\n"
+
+
+def as_json(findings: list[Finding], examples: int) -> str:
+    records = []
+    for f in findings:
+        records.append(
+            {
+                "id": f.case.case_id,
+                "operation": f.case.operation,
+                "api": f.case.api,
+                "kind": f.case.kind,
+                "domain": f.case.domain,
+                "expected_divergence": f.case.expect,
+                "status": f.status,
+                "as_expected": f.as_expected,
+                "explanation": f.case.explanation,
+                "why": f.why,
+                "input": describe(f.inputs, 2000) if f.inputs is not None else None,
+                "reference": describe(f.expected, 2000) if f.status == "diverges" else None,
+                "api_result": describe(f.got, 2000) if f.status == "diverges" else None,
+            }
+        )
+    return json.dumps(
+        {"examples": examples, "versions": versions(), "summary": summary_line(findings),
+         "cases": records},
+        indent=2,
+    ) + "\n"
+
+
+FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json}
+
+
+def report(
+    examples: int = 100,
+    fmt: str = "text",
+    only: str | None = None,
+    stream: TextIO = sys.stdout,
+    progress: bool | None = None,
+) -> int:
+    """Run the report and write it to ``stream``; return the exit status.
+
+    The status is 1 when a maskref backend (or a law of the reference)
+    disagrees with the reference, else 0: a framework's divergence is a
+    finding, not a failure.
+    """
+    cases = select(all_cases(), only)
+    if not cases:
+        print(f"no case matches {only!r}", file=sys.stderr)
+        return 2
+    show = sys.stderr.isatty() if progress is None else progress
+
+    def tick(i: int, n: int, case: Case, seconds: float) -> None:
+        end = "\n" if i == n or not sys.stderr.isatty() else ""
+        print(f"\r[{i}/{n}] {case.case_id[:90]:<90} {seconds:5.1f}s", end=end, file=sys.stderr,
+              flush=True)
+
+    findings = run(cases, examples, tick if show else None)
+    stream.write(FORMATS[fmt](findings, examples))
+    return 1 if failed(findings) else 0

@@ -1,0 +1,145 @@
+"""The dtype rule shared by every backend: casts never lose information silently.
+
+``pad_sequences`` and ``apply_mask`` convert data and fill values to a target
+dtype. NumPy, TensorFlow and PyTorch all cast unsafely (``1.7`` becomes ``1``,
+``NaN`` becomes ``-2147483648``, ``300`` becomes ``44`` in ``uint8``). maskref
+refuses every cast that changes a value, except float rounding:
+
+==================  ==================================================================
+target              accepted source values
+==================  ==================================================================
+bool                bools, and numbers equal to 0 or 1
+integer             bools, integers in range, floats that are finite, integral, in range
+float               bools, integers and floats (rounded to nearest; may overflow to inf)
+str / bytes         strings that fit the width (a width of 0, ``dtype=str``, is sized
+                    to fit the data)
+object              anything, unchanged
+==================  ==================================================================
+
+Anything else raises ``ValueError`` naming the argument and the offending value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: dtype names every backend accepts for numeric data.
+NUMERIC_DTYPES = (
+    "bool",
+    "uint8",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float16",
+    "float32",
+    "float64",
+)
+
+
+def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
+    """Return ``dtype`` as a ``np.dtype``; a framework dtype is read by its name.
+
+    >>> resolve_dtype("int32")
+    dtype('int32')
+    """
+    if dtype is object or dtype == "object":
+        return np.dtype(object)
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        pass
+    text = str(dtype).rsplit(".", 1)[-1].strip("<>' ")  # torch.int32, <dtype: 'int32'>
+    try:
+        return np.dtype(text)
+    except TypeError:
+        raise TypeError(f"{name}={dtype!r} is not a dtype maskref understands") from None
+
+
+def _lossy(name: str, value: object, dtype: np.dtype, why: str) -> ValueError:
+    return ValueError(f"{name} value {value!r} cannot be cast to {dtype} without loss: {why}")
+
+
+def _first(arr: np.ndarray, bad: np.ndarray) -> object:
+    item = arr[bad].flat[0]
+    return item.item() if hasattr(item, "item") else item
+
+
+def cast_array(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """Cast ``arr`` to ``dtype`` by the module's rule; raise ``ValueError`` on loss."""
+    src = arr.dtype
+    if src == dtype:
+        return arr
+    if dtype.kind == "O":
+        return arr.astype(object)
+    if dtype.kind in "US":
+        if src.kind not in "USO":
+            raise ValueError(f"{name} holds {src} values, which are not strings; dtype {dtype}")
+        if src.kind == "O":
+            arr = np.asarray(arr.tolist()) if arr.size else arr.astype(dtype.kind)
+            if arr.size and arr.dtype.kind not in "US":
+                raise ValueError(f"{name} holds values that are not strings; dtype {dtype}")
+        if dtype.itemsize == 0:
+            return arr.astype(dtype.kind)
+        out = arr.astype(dtype)
+        if arr.size and (out != arr).any():
+            bad = out != arr
+            raise _lossy(name, _first(arr, bad), dtype, "the string is wider than the dtype")
+        return out
+    if src.kind in "USO":
+        if src.kind == "O":
+            try:
+                inferred = np.asarray(arr.tolist())
+            except ValueError:
+                inferred = arr
+            if inferred.dtype.kind not in "USO":
+                return cast_array(inferred, dtype, name)
+        raise ValueError(f"{name} holds {src} values; they cannot be cast to {dtype}")
+    if src.kind == "c":
+        if arr.size and (arr.imag != 0).any():
+            raise _lossy(name, _first(arr, arr.imag != 0), dtype, "it has an imaginary part")
+        return cast_array(arr.real, dtype, name)
+    if dtype.kind == "b":
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            raise _lossy(name, _first(arr, bad), dtype, "only 0 and 1 are booleans")
+        return arr.astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if src.kind == "f":
+            bad = ~np.isfinite(arr) | (np.trunc(arr) != arr)
+            bad |= (arr < float(info.min)) | (arr >= float(info.max) + 1.0)
+        elif src.kind in "iu":
+            if arr.size == 0:
+                return arr.astype(dtype)
+            lo, hi = arr.min(), arr.max()
+            if lo >= info.min and hi <= info.max:
+                return arr.astype(dtype)
+            bad = (arr < info.min) | (arr > info.max)
+        else:  # bool
+            return arr.astype(dtype)
+        if bad.any():
+            raise _lossy(name, _first(arr, bad), dtype, "it is not an integer in range")
+        return arr.astype(dtype)
+    # float (or complex) target: rounding is the documented, accepted loss.
+    return arr.astype(dtype)
+
+
+def cast_scalar(value: object, dtype: np.dtype, name: str) -> object:
+    """Cast one fill value by the same rule; returns a NumPy scalar (or the object)."""
+    if dtype.kind == "O":
+        return value
+    if dtype.kind in "US":
+        if not isinstance(value, (str, bytes, np.str_, np.bytes_)):
+            raise ValueError(
+                f"{name}={value!r} is not a string, but dtype is {dtype}; pass a string "
+                f"{name} such as '' or '<pad>'"
+            )
+        arr = np.asarray(value)
+    else:
+        if isinstance(value, (str, bytes)):
+            raise ValueError(f"{name}={value!r} is a string, but dtype is {dtype}")
+        arr = np.asarray(value)
+        if arr.ndim != 0:
+            raise TypeError(f"{name} must be a scalar, got {value!r}")
+    return cast_array(arr, dtype, name)[()]

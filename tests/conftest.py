@@ -1,0 +1,64 @@
+"""Test configuration: hypothesis profiles and the backend fixture.
+
+Profiles: ``default`` (quick, for local runs), ``ci`` (chosen automatically
+when the ``CI`` environment variable is set, reproducible), ``thorough``
+(``--hypothesis-profile=thorough``, many examples). On CI a missing framework
+fails the run instead of skipping its tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", max_examples=30, **_common)
+settings.register_profile("ci", max_examples=60, derandomize=True, print_blob=True, **_common)
+settings.register_profile("thorough", max_examples=1000, **_common)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE",
+                                                                     "default"))
+
+ON_CI = bool(os.environ.get("CI"))
+FRAMEWORK = {"tf_impl": "tensorflow", "torch_impl": "torch"}
+BACKENDS = ["reference", "tf_impl", "torch_impl"]
+
+
+def require(module: str) -> None:
+    """Skip when ``module`` is missing, unless on CI, where it must be installed."""
+    if importlib.util.find_spec(module) is None:
+        if ON_CI:
+            pytest.fail(f"{module} is not installed, but CI must test every framework")
+        pytest.skip(f"{module} is not installed (pip install -c constraints.txt 'maskref[all]')")
+
+
+def to_numpy(value):
+    """Backend results (tensors, lists of tensors) as NumPy."""
+    from maskref.conformance.core import to_numpy as convert
+
+    return convert(value)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each backend module in turn (skipped when its framework is missing)."""
+    name = request.param
+    if name in FRAMEWORK:
+        require(FRAMEWORK[name])
+    return importlib.import_module(name)
+
+
+@pytest.fixture
+def native(backend):
+    """Converts a NumPy array into the current backend's tensor type."""
+    if backend.__name__ == "reference":
+        return np.asarray
+    from maskref.conformance.operations import to_native
+
+    return lambda a: to_native(backend.__name__, np.asarray(a))

@@ -1,0 +1,67 @@
+"""The maskref command."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from maskref import cli, report
+
+
+def test_report_json_on_the_reference_laws(capsys):
+    status = cli.main(["report", "--only", "law:", "--examples", "5", "--format", "json"])
+    assert status == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["cases"] and all(c["status"] == "agrees" for c in data["cases"])
+    assert all(c["kind"] == "invariant" for c in data["cases"])
+
+
+def test_report_text_shows_a_divergence_with_its_smallest_input():
+    pytest.importorskip("keras")
+    out = io.StringIO()
+    status = report.report(5, "text", "maxlen-0-truncating-pre", out, progress=False)
+    text = out.getvalue()
+    assert status == 0
+    assert "diverges: maxlen-0-truncating-pre-raises" in text
+    assert "input:     sequences=[[0, 0]], maxlen=0" in text
+    assert "could not broadcast" in text
+
+
+def test_report_markdown_table():
+    out = io.StringIO()
+    report.report(3, "markdown", "law: apply_mask", out, progress=False)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "# maskref behaviour report"
+    assert any(line.startswith("| apply_mask | law: apply_mask is idempotent | agrees") for line
+               in lines)
+
+
+def test_report_fails_when_a_maskref_backend_diverges(monkeypatch):
+    from maskref.conformance import Case
+
+    bad = Case(
+        operation="sequence_mask",
+        api="broken.sequence_mask",
+        inputs=lambda: __import__("hypothesis.strategies").strategies.just({"lengths": [1]}),
+        reference=lambda i: [[True]],
+        candidate=lambda i: [[False]],
+        kind="backend",
+    )
+    monkeypatch.setattr(report, "all_cases", lambda: [bad])
+    out = io.StringIO()
+    assert report.report(3, "text", None, out, progress=False) == 1
+    assert "DIVERGES (unexpected)" in out.getvalue()
+
+
+def test_unknown_pattern_and_bad_examples(capsys):
+    assert cli.main(["report", "--only", "no-such-case-anywhere"]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--examples", "0"])
+
+
+def test_cases_lists_the_registry(capsys):
+    assert cli.main(["cases", "--only", "keras.utils.pad_sequences"]) == 0
+    out = capsys.readouterr().out
+    assert "expects divergence maxlen-0-truncating-pre-raises" in out
