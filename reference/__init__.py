@@ -13,6 +13,24 @@ from .masks import (
     sequence_mask,
 )
 from .padding import pad_flat, pad_sequences, unpad_sequences
+from .reductions import (
+    masked_all,
+    masked_any,
+    masked_argmax,
+    masked_argmin,
+    masked_count,
+    masked_cumsum,
+    masked_log_softmax,
+    masked_logsumexp,
+    masked_max,
+    masked_mean,
+    masked_min,
+    masked_prod,
+    masked_softmax,
+    masked_std,
+    masked_sum,
+    masked_var,
+)
 
 BACKEND = "reference"
 
@@ -23,6 +41,22 @@ __all__ = [
     "lengths_from_mask",
     "mask_from_ids",
     "mask_from_value",
+    "masked_all",
+    "masked_any",
+    "masked_argmax",
+    "masked_argmin",
+    "masked_count",
+    "masked_cumsum",
+    "masked_log_softmax",
+    "masked_logsumexp",
+    "masked_max",
+    "masked_mean",
+    "masked_min",
+    "masked_prod",
+    "masked_softmax",
+    "masked_std",
+    "masked_sum",
+    "masked_var",
     "pad_flat",
     "pad_sequences",
     "sequence_mask",

@@ -38,8 +38,10 @@ def check_maxlen(maxlen: object, name: str = "maxlen") -> int | None:
         return None
     if isinstance(maxlen, bool) or not isinstance(maxlen, numbers.Integral):
         # 0-d integer tensors from a framework also pass through int().
+        dtype = getattr(maxlen, "dtype", "")
+        dtype_name = getattr(dtype, "name", None) or str(dtype)
         if hasattr(maxlen, "shape") and tuple(maxlen.shape) == () and _is_integer_dtype_name(
-            str(getattr(maxlen, "dtype", ""))
+            dtype_name
         ):
             maxlen = int(maxlen)
         else:
@@ -119,10 +121,15 @@ def check_integer_dtype(dtype_name: str, name: str) -> None:
 
 
 def check_scalar(value: object, name: str) -> None:
-    """Raise ``TypeError`` unless ``value`` is a real number or a bool."""
+    """Raise ``TypeError`` unless ``value`` is a real number or a bool (0-d arrays too)."""
     if isinstance(value, (bool, numbers.Real)):
         return
-    if hasattr(value, "shape") and tuple(value.shape) == ():
+    dtype = getattr(value, "dtype", None)
+    kind = getattr(dtype, "kind", None)
+    numeric = kind in ("b", "i", "u", "f") if kind else any(
+        word in str(dtype) for word in ("bool", "int", "float")
+    )
+    if hasattr(value, "shape") and tuple(value.shape) == () and numeric:
         return
     raise TypeError(f"{name} must be a scalar number, got {value!r}")
 
@@ -133,3 +140,43 @@ def negative_lengths_error(name: str = "lengths") -> ValueError:
 
 def lengths_exceed_error(limit: int, name: str = "lengths") -> ValueError:
     return ValueError(f"{name} must be at most the padded length {limit}")
+
+
+def normalize_axis(axis: object, ndim: int, name: str = "axis") -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple of ints) as a sorted tuple of non-negative axes.
+
+    ``None`` means every axis. Negative axes count from the end, NumPy style.
+    A bool or non-integer axis is a ``TypeError``; an axis out of range or
+    repeated is a ``ValueError``.
+
+    >>> normalize_axis(-1, 3)
+    (2,)
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in items:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral):
+            raise TypeError(f"{name} must be None, an int or a tuple of ints, got {axis!r}")
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name} {a} is out of bounds for x with {ndim} axis(es)")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} {axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def normalize_single_axis(axis: object, ndim: int, name: str = "axis") -> int:
+    """One axis (an int, negative allowed) as a non-negative int; tuples are refused."""
+    if isinstance(axis, (tuple, list)) or axis is None:
+        raise TypeError(f"{name} must be an int, got {axis!r}")
+    return normalize_axis(axis, ndim, name)[0]
+
+
+def check_choice_or_value(name: str, value: object, choices: Sequence[str]) -> object:
+    """A string ``value`` must be one of ``choices``; anything else passes through."""
+    if isinstance(value, str):
+        return check_choice(name, value, choices)
+    return value

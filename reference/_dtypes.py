@@ -49,7 +49,9 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
         return np.dtype(dtype)
     except TypeError:
         pass
-    text = str(dtype).rsplit(".", 1)[-1].strip("<>' ")  # torch.int32, <dtype: 'int32'>
+    text = getattr(dtype, "name", None)  # tf.DType
+    if not isinstance(text, str):
+        text = str(dtype).rsplit(".", 1)[-1].strip("<>' ")  # torch.int32
     try:
         return np.dtype(text)
     except TypeError:
@@ -57,7 +59,7 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
 
 
 def _lossy(name: str, value: object, dtype: np.dtype, why: str) -> ValueError:
-    return ValueError(f"{name} value {value!r} cannot be cast to {dtype} without loss: {why}")
+    return ValueError(f"{name}: {value!r} cannot be cast to {dtype} without loss: {why}")
 
 
 def _first(arr: np.ndarray, bad: np.ndarray) -> object:

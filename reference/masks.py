@@ -65,6 +65,8 @@ def sequence_mask(lengths: object, maxlen: int | None = None, padding: str = "po
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
     steps = np.arange(maxlen)
+    if steps.size != maxlen:  # NumPy wraps around instead of failing for huge lengths
+        raise ValueError(f"maxlen {maxlen} is too large for a mask")
     lengths = lengths[..., None].astype(np.int64)
     if padding == "post":
         return steps < lengths
@@ -112,7 +114,10 @@ def mask_from_value(x: object, mask_value: object = 0.0) -> np.ndarray:
     ):
         differs = ~np.isnan(x) if x.dtype.kind == "f" else np.ones(x.shape, dtype=bool)
     else:
-        differs = x != mask_value
+        try:
+            differs = x != mask_value
+        except OverflowError:  # a value no element of x's dtype can equal
+            differs = np.ones(x.shape, dtype=bool)
     return differs.any(axis=-1)
 
 
@@ -158,8 +163,8 @@ def apply_mask(x: object, mask: object, fill: object = 0) -> np.ndarray:
     (``NaN`` into an integer ``x`` is a ``ValueError``). Idempotent.
 
     >>> apply_mask([[1.0, np.nan], [3.0, 4.0]], [True, False])
-    array([[1., nan],
-           [0., 0.]])
+    array([[ 1., nan],
+           [ 0.,  0.]])
     """
     x = np.asarray(x)
     keep = expand_mask(mask, x)

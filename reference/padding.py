@@ -92,23 +92,70 @@ def _check_lengths(lengths: object, name: str = "lengths") -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def _as_list_of_sequences(sequences: object) -> list:
+def _as_list_of_sequences(sequences: object) -> tuple[list, np.ndarray]:
+    """The sequences as a list, and their lengths (int64)."""
     if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
         raise TypeError(
             f"sequences must be an iterable of sequences, got {type(sequences).__name__}"
         )
-    if isinstance(sequences, np.ndarray):
-        if sequences.ndim == 0:
-            raise TypeError("sequences must be an iterable of sequences, got a 0-d array")
-        if sequences.dtype != object:
-            return list(sequences)  # a (B, T, ...) array: B rows of length T
+    if isinstance(sequences, np.ndarray) and sequences.ndim == 0:
+        raise TypeError("sequences must be an iterable of sequences, got a 0-d array")
     seqs = list(sequences)
-    for i, s in enumerate(seqs):
-        if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or np.ndim(s) == 0:
-            raise TypeError(
-                f"sequences[{i}] must be a sequence (list, tuple or array), got {s!r}"
-            )
-    return seqs
+    try:
+        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        bad = None
+        if set(map(type, seqs)) & {str, bytes, np.str_, np.bytes_}:
+            bad = next(i for i, q in enumerate(seqs) if isinstance(q, (str, bytes)))
+    except TypeError:
+        bad = next(i for i, q in enumerate(seqs) if not hasattr(q, "__len__") or np.ndim(q) == 0)
+    if bad is not None:
+        raise TypeError(
+            f"sequences[{bad}] must be a sequence (list, tuple or array), got {seqs[bad]!r}"
+        )
+    return seqs, lengths
+
+
+def _all_arrays(seqs: list) -> bool:
+    return bool(seqs) and set(map(type, seqs)) == {np.ndarray}
+
+
+def _concat_arrays(seqs: list) -> np.ndarray | None:
+    """One concatenation when every sequence is already an array of one inner shape."""
+    if not _all_arrays(seqs):
+        return None
+    if len({q.dtype for q in seqs}) > 1:
+        return None  # mixed dtypes: each is cast on its own, never promoted together
+    try:
+        return np.concatenate(seqs)
+    except ValueError:
+        return None  # mismatched inner shapes: the general path names the culprit
+
+
+def _interleave(
+    seqs: list, lengths: np.ndarray, maxlen: int, padding: str, truncating: str, fill: object
+) -> np.ndarray | None:
+    """Pad arrays that already have the target dtype by one concatenation.
+
+    Rows are written as ``[padding, sequence]`` pieces straight into the
+    output, skipping the intermediate flat buffer and the masked scatter.
+    NumPy has no ragged concatenate, so the pieces are listed in Python:
+    one view per row, no copy.
+    """
+    dtype, inner = seqs[0].dtype, seqs[0].shape[1:]
+    if any(q.dtype != dtype or q.shape[1:] != inner for q in seqs):
+        return None
+    if lengths.max() > maxlen:
+        if truncating == "pre":
+            seqs = [q[len(q) - maxlen :] if len(q) > maxlen else q for q in seqs]
+        else:
+            seqs = [q[:maxlen] for q in seqs]
+    block = np.full((maxlen, *inner), fill, dtype=dtype)
+    pads = [block[:k] for k in (maxlen - np.minimum(lengths, maxlen)).tolist()]
+    pieces = [None] * (2 * len(seqs))
+    pieces[0::2], pieces[1::2] = (pads, seqs) if padding == "pre" else (seqs, pads)
+    out = np.empty((len(seqs), maxlen, *inner), dtype=dtype)
+    np.concatenate(pieces, out=out.reshape((len(seqs) * maxlen, *inner)))
+    return out
 
 
 _SCALAR_TYPES = (numbers.Real, np.bool_)
@@ -132,11 +179,15 @@ def _flat_fast(seqs: list, lengths: np.ndarray) -> np.ndarray | None:
         flat = np.fromiter(itertools.chain.from_iterable(seqs), np.float64, count=total)
     except (TypeError, ValueError):
         return None
-    if source is np.int64:
-        # Every value is integral and exact in float64 when below 2**53.
-        if not (np.abs(flat) < 2.0**53).all() or (np.trunc(flat) != flat).any():
+    if source is np.int64 and flat.size:
+        # Integers read through float64 are exact below 2**53; anything else
+        # (a float among the ints, a huge int) takes the general path.
+        if max(-flat.min(), flat.max()) >= 2.0**53:
             return None
-        return flat.astype(np.int64)
+        ints = flat.astype(np.int64)
+        if not (ints == flat).all():
+            return None
+        return ints
     return flat
 
 
@@ -171,6 +222,9 @@ def _flat_general(seqs: list, lengths: np.ndarray, dtype: np.dtype) -> np.ndarra
     if dtype.kind in "US" and kinds <= {"U", "S"} and len(kinds) <= 1:
         empty_kind = kinds.pop() if kinds else dtype.kind
         arrays = [a.astype(empty_kind) if a.size == 0 else a for a in arrays]
+    elif dtype.kind not in "OUS" and len({a.dtype for a in arrays}) > 1:
+        # NumPy would promote int64 with uint64 to float64 and lose digits.
+        arrays = [cast_array(a, dtype, f"sequences[{i}]") for i, a in enumerate(arrays)]
     return np.concatenate(arrays)
 
 
@@ -214,14 +268,21 @@ def pad_sequences(
     check_choice("truncating", truncating, PADDING_SIDES)
     maxlen = check_maxlen(maxlen)
     dtype = resolve_dtype(dtype)
-    seqs = _as_list_of_sequences(sequences)
-    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    seqs, lengths = _as_list_of_sequences(sequences)
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
 
     flat = None
     if dtype.kind not in "OUS":
-        flat = _flat_fast(seqs, lengths)
+        if _all_arrays(seqs):
+            if maxlen and seqs[0].dtype == dtype:
+                fill = cast_scalar(value, dtype, "value")
+                out = _interleave(seqs, lengths, maxlen, padding, truncating, fill)
+                if out is not None:
+                    return out
+            flat = _concat_arrays(seqs)
+        else:
+            flat = _flat_fast(seqs, lengths)
     if flat is None:
         flat = _flat_general(seqs, lengths, dtype)
     flat = cast_array(flat, dtype, "sequences")

@@ -89,7 +89,7 @@ def test_error_messages_name_the_argument():
         ref.pad_sequences([[1]], padding="middle")
     with pytest.raises(ValueError, match="maxlen must be non-negative, got -1"):
         ref.pad_sequences([[1]], maxlen=-1)
-    with pytest.raises(ValueError, match=r"sequences value 1\.5 cannot be cast to int32"):
+    with pytest.raises(ValueError, match=r"sequences: 1\.5 cannot be cast to int32"):
         ref.pad_sequences([[1.5]])
     with pytest.raises(ValueError, match=r"sequences\[1\] has steps of shape \(3,\)"):
         ref.pad_sequences([[[1, 2]], [[1, 2, 3]]])

@@ -7,7 +7,7 @@ report pick it up from here.
 
 from __future__ import annotations
 
-from . import invariants, native_masks, native_padding, operations
+from . import invariants, native_masks, native_padding, native_reductions, operations
 from .core import Case, Finding, Raised, check_inputs, describe, differences, outcome, probe
 
 __all__ = [
@@ -30,6 +30,7 @@ def all_cases() -> list[Case]:
         + operations.backend_cases()
         + native_padding.cases()
         + native_masks.cases()
+        + native_reductions.cases()
     )
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}

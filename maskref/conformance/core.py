@@ -45,7 +45,9 @@ class Case:
     case records (and the tests assert that it is still there).
     ``same_error_class``: when both sides raise, the exception classes must
     match too (required of maskref's own backends; a framework's own API is
-    allowed its own error classes).
+    allowed its own error classes). Floats are compared within ``rtol`` and
+    ``atol``, or within ``tolerances[dtype name]`` when the table names the
+    expected result's dtype.
     """
 
     operation: str
@@ -61,6 +63,7 @@ class Case:
     same_error_class: bool = False
     rtol: float = 0.0
     atol: float = 0.0
+    tolerances: dict[str, tuple[float, float]] | None = None
     check_dtype: bool = True
     example: Inputs | None = field(default=None, compare=False)
 
@@ -134,8 +137,9 @@ def differences(case: Case, expected: Any, got: Any) -> str | None:
     e, g = expected.astype(np.float64), got.astype(np.float64)
     if not np.array_equal(np.isnan(e), np.isnan(g)):
         return "NaN pattern differs"
+    rtol, atol = (case.tolerances or {}).get(expected.dtype.name, (case.rtol, case.atol))
     with np.errstate(invalid="ignore"):
-        ok = np.isclose(e, g, rtol=case.rtol, atol=case.atol, equal_nan=True) | (e == g)
+        ok = np.isclose(e, g, rtol=rtol, atol=atol, equal_nan=True) | (e == g)
     return None if ok.all() else "values differ"
 
 

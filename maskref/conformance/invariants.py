@@ -16,6 +16,7 @@ import reference as ref
 from reference import strategies as rs
 
 from .core import Case, Inputs
+from .operations import FLOAT_TOLERANCES
 
 
 @st.composite
@@ -69,6 +70,127 @@ def _with_masked_replaced(i: Inputs) -> np.ndarray:
     return np.where(keep, i["x"], i["other"])
 
 
+@st.composite
+def _reduction_inputs(draw, special: bool = False) -> Inputs:
+    from .operations import masked_tensor, reduction_elements
+
+    x, mask = draw(masked_tensor(special=special))
+    other = draw(hnp.arrays(x.dtype, x.shape, elements=reduction_elements(x.dtype,
+                                                                          special=True)))
+    axis = draw(st.none() | st.integers(0, x.ndim - 1))
+    return dict(x=x, mask=mask, other=other, axis=axis)
+
+
+UNMASKED = {
+    "masked_sum": lambda x, a: np.sum(x, a, dtype=ref.reductions.sum_dtype(x.dtype)),
+    "masked_prod": lambda x, a: np.prod(x, a, dtype=ref.reductions.sum_dtype(x.dtype)),
+    "masked_mean": lambda x, a: np.mean(x, a, dtype=ref.reductions.float_dtype(x.dtype)),
+    "masked_max": lambda x, a: np.max(x, a),
+    "masked_min": lambda x, a: np.min(x, a),
+    "masked_any": lambda x, a: np.any(x, a),
+    "masked_all": lambda x, a: np.all(x, a),
+    "masked_argmax": lambda x, a: np.argmax(x, a),
+    "masked_argmin": lambda x, a: np.argmin(x, a),
+}
+
+
+def _full_mask_law(name: str) -> Case:
+    def inputs():
+        return _reduction_inputs(special=True).filter(
+            lambda i: i["x"].size and (i["axis"] is None or i["x"].shape[i["axis"]] > 0)
+        )
+
+    def unmasked(i: Inputs):
+        with np.errstate(all="ignore"):
+            return np.asarray(UNMASKED[name](i["x"], i["axis"]))
+
+    def masked(i: Inputs):
+        return getattr(ref, name)(i["x"], np.ones(i["x"].shape, bool), i["axis"])
+
+    return Case(
+        operation=name,
+        api=f"law: {name} with an all-True mask == numpy",
+        inputs=inputs,
+        reference=unmasked,
+        candidate=masked,
+        kind="invariant",
+        same_error_class=True,
+        tolerances=FLOAT_TOLERANCES,
+        check_dtype=name not in ("masked_argmax", "masked_argmin"),
+        explanation="a full mask gives the unmasked NumPy result, NaN and inf included",
+    )
+
+
+def _ignores_masked_law(name: str) -> Case:
+    def left(i: Inputs):
+        return getattr(ref, name)(i["x"], i["mask"], i["axis"])
+
+    def right(i: Inputs):
+        keep = ref.expand_mask(i["mask"], i["x"])
+        return getattr(ref, name)(np.where(keep, i["x"], i["other"]), i["mask"], i["axis"])
+
+    return Case(
+        operation=name,
+        api=f"law: {name} ignores masked values",
+        inputs=_reduction_inputs,
+        reference=left,
+        candidate=right,
+        kind="invariant",
+        same_error_class=True,
+        explanation="changing the values under the mask (NaN, inf, anything) changes nothing",
+    )
+
+
+def _mean_law() -> Case:
+    def left(i: Inputs):
+        count = ref.masked_count(i["x"], i["mask"], i["axis"])
+        total = ref.masked_sum(i["x"], i["mask"], i["axis"])
+        dtype = ref.reductions.float_dtype(i["x"].dtype)
+        with np.errstate(all="ignore"):
+            return np.where(count > 0, total.astype(np.float64) / count, np.nan).astype(dtype)
+
+    return Case(
+        operation="masked_mean",
+        api="law: masked_mean == masked_sum / masked_count",
+        inputs=_reduction_inputs,
+        reference=left,
+        candidate=lambda i: ref.masked_mean(i["x"], i["mask"], i["axis"]),
+        kind="invariant",
+        same_error_class=True,
+        tolerances=FLOAT_TOLERANCES,
+        explanation="the mean is the sum over the count wherever the count is positive",
+    )
+
+
+def _softmax_law() -> Case:
+    def inputs():
+        return _reduction_inputs().map(lambda i: {**i, "axis": -1})
+
+    def left(i: Inputs):
+        m = ref.expand_mask(i["mask"], i["x"])
+        has = m.any(-1, keepdims=True)
+        dtype = ref.reductions.float_dtype(i["x"].dtype)
+        return np.broadcast_to(has, m.shape).astype(dtype), m
+
+    def right(i: Inputs):
+        y = ref.masked_softmax(i["x"], i["mask"], -1)
+        m = ref.expand_mask(i["mask"], i["x"])
+        total = np.where(m, y, 0).astype(np.float64).sum(-1, keepdims=True)
+        return np.broadcast_to(total, m.shape).astype(y.dtype), (y != 0) | m
+
+    return Case(
+        operation="masked_softmax",
+        api="law: masked_softmax sums to 1 over valid entries, 0 elsewhere",
+        inputs=inputs,
+        reference=left,
+        candidate=right,
+        kind="invariant",
+        same_error_class=True,
+        tolerances=FLOAT_TOLERANCES,
+        explanation="each slice with a valid entry is a distribution over its valid entries",
+    )
+
+
 def _law(operation: str, name: str, inputs, left, right, explanation: str) -> Case:
     return Case(
         operation=operation,
@@ -82,9 +204,21 @@ def _law(operation: str, name: str, inputs, left, right, explanation: str) -> Ca
     )
 
 
+def reduction_cases() -> list[Case]:
+    """The laws of the masked reductions."""
+    from .operations import ARG_REDUCTIONS, REDUCTIONS
+
+    return (
+        [_full_mask_law(name) for name in UNMASKED]
+        + [_ignores_masked_law(name) for name in REDUCTIONS + ARG_REDUCTIONS
+           + ("masked_cumsum", "masked_softmax", "masked_log_softmax")]
+        + [_mean_law(), _softmax_law()]
+    )
+
+
 def cases() -> list[Case]:
     """Every law of the reference, as cases."""
-    return [
+    return reduction_cases() + [
         _law(
             "pad_sequences", "unpad(pad(s)) == truncate(s)", _pad_inputs, _truncated,
             _round_trip, "unpadding a padded batch gives back each sequence, truncated to maxlen",

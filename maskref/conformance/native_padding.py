@@ -174,7 +174,8 @@ def _torch_pad(batch_first: bool = True, side: str | None = None):
 def torch_domain(draw) -> Inputs:
     dtype = draw(rs.dtypes())
     seqs = draw(rs.ragged_batches(dtype, min_batch=1))
-    return dict(sequences=seqs, value=draw(rs.elements(dtype)))
+    value = draw(rs.elements(dtype).filter(lambda v: abs(v) < 2**53))
+    return dict(sequences=seqs, value=value)
 
 
 def _ref_pad_like_torch(padding: str):
@@ -246,6 +247,18 @@ def _torch_cases() -> list[Case]:
                          value=0.5),
             explanation="padding_value is cast unsafely to the output dtype (-1.7 -> -1); the "
             "reference raises.",
+        ),
+        case(
+            _torch_pad(True), "post", "padding-value-rounded-through-float",
+            inputs=lambda: st.builds(
+                lambda v: dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)],
+                               value=v),
+                st.integers(2**53 + 1, 2**63 - 1).filter(lambda v: float(v) != v),
+            ),
+            example=dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)],
+                         value=2**63 - 1),
+            explanation="padding_value is a float: an int64 padding value above 2**53 is "
+            "rounded (2**63 - 1 even wraps to -2**63); the reference keeps it exactly.",
         ),
     ]
 

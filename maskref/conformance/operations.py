@@ -127,6 +127,110 @@ def apply_mask_inputs(draw) -> Inputs:
     return inputs
 
 
+#: Float tolerance per result dtype, for operations that do arithmetic
+#: (inputs are drawn in [-4, 4], at most 64 elements a slice).
+FLOAT_TOLERANCES = {
+    "float16": (1e-2, 0.25),
+    "bfloat16": (2e-2, 1.0),
+    "float32": (1e-5, 1e-5),
+    "float64": (1e-10, 1e-10),
+}
+
+REDUCTIONS = (
+    "masked_sum", "masked_mean", "masked_max", "masked_min", "masked_prod", "masked_var",
+    "masked_std", "masked_logsumexp", "masked_count", "masked_any", "masked_all",
+)
+ARG_REDUCTIONS = ("masked_argmax", "masked_argmin")
+SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")
+
+
+def reduction_elements(dtype: np.dtype, *, special: bool = False) -> st.SearchStrategy:
+    """Small values (sums stay comparable); with ``special``, valid NaN/inf sometimes."""
+    if dtype.kind == "b":
+        return st.booleans()
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return st.integers(max(info.min, -9), min(info.max, 9))
+    values = st.floats(-4, 4, width=dtype.itemsize * 8, allow_subnormal=False)
+    if special:
+        values = rarely(values, st.sampled_from([float("nan"), float("inf"), -float("inf")]))
+    return values
+
+
+@st.composite
+def masked_tensor(draw, *, special: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, mask)``: x of 1-3 axes; the mask a leading prefix of its shape (or all of it),
+    pre/post/holes; NaN or inf planted under the mask for floats."""
+    dtype = draw(rs.dtypes())
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
+    x = draw(hnp.arrays(dtype, shape, elements=reduction_elements(dtype, special=special)))
+    mask = draw(rs.masks(shape[: draw(st.integers(1, len(shape)))]))
+    if dtype.kind == "f" and x.size:
+        full = np.broadcast_to(mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)), x.shape)
+        x = np.where(full, x, draw(st.sampled_from([np.nan, np.inf, -np.inf]))).astype(dtype)
+    return x, mask
+
+
+def axes_for(ndim: int) -> st.SearchStrategy:
+    valid = st.none() | st.integers(-ndim, ndim - 1) | st.lists(
+        st.integers(0, ndim - 1), unique=True, max_size=ndim
+    ).map(tuple)
+    return rarely(valid, st.sampled_from([ndim, (0, 0), 1.5]))
+
+
+def empty_values(name: str, dtype: np.dtype) -> st.SearchStrategy:
+    """Mostly the default (None: leave ``empty`` out), sometimes a value to use."""
+    if name in ("masked_any", "masked_all"):
+        value = st.booleans()
+    elif name in ("masked_count", "masked_argmax", "masked_argmin"):
+        value = st.integers(-3, 3)
+    elif dtype.kind == "f" or name in ("masked_mean", "masked_var", "masked_std",
+                                       "masked_logsumexp"):
+        value = st.sampled_from([0.0, -1.0, float("nan")])
+    else:
+        value = st.integers(-3, 3)
+    return rarely(st.none(), value)
+
+
+def reduction_inputs(name: str):
+    @st.composite
+    def draw_inputs(draw) -> Inputs:
+        x, mask = draw(masked_tensor(special=True))
+        inputs = dict(x=x, mask=mask, axis=draw(axes_for(x.ndim)), keepdims=draw(st.booleans()))
+        if name in ARG_REDUCTIONS:
+            inputs["axis"] = draw(rarely(st.none() | st.integers(-x.ndim, x.ndim - 1),
+                                         st.just((0,))))
+        if name in ("masked_var", "masked_std"):
+            inputs["ddof"] = draw(rarely(st.just(0), st.integers(1, 2)))
+        empty = draw(empty_values(name, x.dtype))
+        if empty is not None:
+            inputs["empty"] = empty
+        return inputs
+
+    return draw_inputs
+
+
+def scan_inputs(name: str):
+    @st.composite
+    def draw_inputs(draw) -> Inputs:
+        x, mask = draw(masked_tensor(special=True))
+        inputs = dict(x=x, mask=mask)
+        if draw(st.booleans()):
+            inputs["axis"] = draw(rarely(st.integers(-x.ndim, x.ndim - 1), st.none()))
+        if name == "masked_cumsum":
+            empty = draw(empty_values(name, x.dtype))
+        elif name == "masked_softmax":
+            empty = draw(rarely(st.none() | st.sampled_from(["zeros", "nan", "uniform"]),
+                                st.just("ones")))
+        else:
+            empty = draw(st.none() | st.sampled_from(["-inf", "nan", "uniform"]))
+        if empty is not None:
+            inputs["empty"] = empty
+        return inputs
+
+    return draw_inputs
+
+
 @dataclass(frozen=True)
 class Operation:
     """One reference function, the inputs to draw, and which arguments are tensors."""
@@ -135,8 +239,7 @@ class Operation:
     inputs: Callable[[], st.SearchStrategy[Inputs]]
     tensors: tuple[str, ...] = ()
     sequences: str | None = None
-    rtol: float = 0.0
-    atol: float = 0.0
+    tolerances: dict[str, tuple[float, float]] | None = None
 
 
 OPERATIONS = [
@@ -149,6 +252,15 @@ OPERATIONS = [
     Operation("mask_from_ids", mask_from_ids_inputs, tensors=("ids",)),
     Operation("apply_mask", apply_mask_inputs, tensors=("x", "mask")),
     Operation("expand_mask", masked_data_inputs, tensors=("x", "mask")),
+    *(
+        Operation(name, reduction_inputs(name), tensors=("x", "mask"),
+                  tolerances=FLOAT_TOLERANCES)
+        for name in REDUCTIONS + ARG_REDUCTIONS
+    ),
+    *(
+        Operation(name, scan_inputs(name), tensors=("x", "mask"), tolerances=FLOAT_TOLERANCES)
+        for name in SCANS
+    ),
 ]
 
 
@@ -157,7 +269,7 @@ def to_native(backend: str, array: np.ndarray) -> Any:
     if backend == "torch_impl":
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(array).copy())
+        return torch.from_numpy(np.array(array, order="C", copy=True))
     import tensorflow as tf
 
     return tf.constant(array)
@@ -210,8 +322,7 @@ def backend_cases() -> list[Case]:
             requires=requires,
             kind="backend",
             same_error_class=True,
-            rtol=op.rtol,
-            atol=op.atol,
+            tolerances=op.tolerances,
         )
         for op in OPERATIONS
         for backend, requires in BACKENDS.items()

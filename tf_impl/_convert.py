@@ -1,0 +1,295 @@
+"""Conversions for the TensorFlow backend: tensors in, dtypes resolved, casts checked.
+
+Everything here mirrors :mod:`reference._dtypes` on ``tf.Tensor`` data:
+
+* :func:`as_tensor` turns tensors, NumPy arrays and (nested) lists into a
+  dense ``tf.Tensor``; lists go through ``np.asarray`` first so that they get
+  the reference's dtypes (int64 / float64), not TensorFlow's (int32 / float32).
+* :func:`resolve_dtype` reads ``"int32"``, ``np.dtype`` and ``tf.DType``.
+* :func:`cast_tensor` and :func:`cast_fill` apply the lossless-cast rule.
+
+Data-dependent checks raise ``ValueError`` / ``TypeError`` in eager mode; in a
+``tf.function`` they become ``tf.debugging.Assert`` ops (see :func:`require`),
+which the caller attaches to its result with :func:`with_checks`.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+import tensorflow as tf
+
+from reference._dtypes import _lossy, cast_scalar
+from reference._dtypes import resolve_dtype as _reference_resolve_dtype
+
+__all__ = [
+    "as_tensor",
+    "cast_fill",
+    "cast_tensor",
+    "eager",
+    "np_dtype",
+    "python_errors",
+    "reference_only_error",
+    "require",
+    "resolve_dtype",
+    "static_shape",
+    "tf_dtype",
+    "with_checks",
+]
+
+Checks = list  # a list of assert ops (always empty in eager mode)
+F = TypeVar("F", bound=Callable)
+
+
+def python_errors(fn: F) -> F:
+    """Let no ``tf.errors.OpError`` out of a public function.
+
+    The checks run before any op, so this is a safety net: an op that still
+    fails (eager mode) raises ``ValueError``, or ``MemoryError`` when TensorFlow
+    cannot allocate the result (NumPy's error for the same input).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)
+        except tf.errors.ResourceExhaustedError as err:
+            raise MemoryError(f"{fn.__name__}: {err.message}") from None
+        except tf.errors.OpError as err:
+            raise ValueError(f"{fn.__name__}: {err.message}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def eager() -> bool:
+    """True when ops run eagerly (data-dependent checks raise Python errors)."""
+    return tf.executing_eagerly()
+
+
+def require(ok: object, error: Callable[[], Exception], message: str) -> Checks:
+    """Check a data-dependent condition.
+
+    Eager: raise ``error()`` unless ``ok`` (a boolean scalar tensor) holds.
+    Graph: return ``[tf.debugging.Assert(ok, [message])]`` for :func:`with_checks`.
+    ``error`` is only called on failure, so it may read tensor values.
+    """
+    if eager():
+        if not bool(ok):
+            raise error()
+        return []
+    return [tf.debugging.Assert(ok, [message])]
+
+
+def with_checks(result: object, checks: Sequence) -> object:
+    """``result`` (a tensor or a list of tensors) that runs after ``checks``."""
+    if not checks:
+        return result
+    with tf.control_dependencies(list(checks)):
+        if isinstance(result, list):
+            return [tf.identity(r) for r in result]
+        return tf.identity(result)
+
+
+def reference_only_error(name: str, dtype: object) -> TypeError:
+    return TypeError(
+        f"{name}={dtype} is a string or object dtype; only the reference backend "
+        f"(reference.pad_sequences and friends, NumPy) supports those, not tf_impl"
+    )
+
+
+def as_tensor(value: object, name: str) -> tf.Tensor:
+    """``value`` as a dense ``tf.Tensor``; lists and arrays keep NumPy's dtypes.
+
+    A tensor is returned as it is (never copied, never modified). A ragged or
+    sparse tensor is refused (``TypeError``), as is data TensorFlow cannot hold
+    (object arrays, datetimes). Nested lists of unequal lengths raise NumPy's
+    ``ValueError``, as in the reference.
+    """
+    if isinstance(value, tf.Tensor):
+        return value
+    if isinstance(value, tf.Variable):
+        return tf.convert_to_tensor(value)
+    if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
+        raise TypeError(
+            f"{name} must be a dense tensor, array or list, got a {type(value).__name__}"
+        )
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biufcUS":
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}, which tf_impl does not support; "
+            f"only the reference backend (NumPy) does"
+        )
+    return tf.convert_to_tensor(arr)
+
+
+def static_shape(t: tf.Tensor, name: str) -> tuple[int | None, ...]:
+    """The static shape as a tuple (``None`` for unknown sizes); the rank must be known."""
+    if t.shape.rank is None:
+        raise ValueError(f"{name} must have a known rank (a tensor of unknown rank was given)")
+    return tuple(t.shape.as_list())
+
+
+def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
+    """Like ``reference._dtypes.resolve_dtype``, and also reads a ``tf.DType``.
+
+    >>> resolve_dtype(tf.int32)
+    dtype('int32')
+    """
+    if isinstance(dtype, tf.DType):
+        if dtype == tf.string:
+            return np.dtype(object)
+        try:
+            return np.dtype(dtype.as_numpy_dtype)
+        except TypeError:
+            raise TypeError(f"{name}={dtype!r} is not a dtype maskref understands") from None
+    return _reference_resolve_dtype(dtype, name)
+
+
+def tf_dtype(dtype: np.dtype, name: str = "dtype") -> tf.DType:
+    """The ``tf.DType`` for a numeric ``np.dtype``; strings/objects raise ``TypeError``."""
+    if dtype.kind in "OUS":
+        raise reference_only_error(name, dtype)
+    try:
+        return tf.as_dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name}={dtype} has no TensorFlow equivalent") from None
+
+
+def np_dtype(dtype: tf.DType) -> np.dtype:
+    """The ``np.dtype`` of a ``tf.DType`` (``tf.string`` gives ``object``)."""
+    if dtype == tf.string:
+        return np.dtype(object)
+    return np.dtype(dtype.as_numpy_dtype)
+
+
+def _dtype_label(dtype: tf.DType) -> object:
+    """How the reference's messages print a dtype (``int32``, ``float16``, ...)."""
+    try:
+        return np_dtype(dtype)
+    except TypeError:
+        return dtype.name
+
+
+def _first_bad(t: tf.Tensor, bad: tf.Tensor) -> object:
+    item = tf.boolean_mask(tf.reshape(t, [-1]), tf.reshape(bad, [-1]))[0].numpy()
+    return item.item() if hasattr(item, "item") else item
+
+
+def _checked(
+    result: tf.Tensor, source: tf.Tensor, bad: tf.Tensor, name: str, dtype: tf.DType, why: str
+) -> tf.Tensor:
+    """``result`` if no element of ``bad`` is set; else the reference's ``ValueError``."""
+    label = _dtype_label(dtype)
+    checks = require(
+        tf.logical_not(tf.reduce_any(bad)),
+        lambda: _lossy(name, _first_bad(source, bad), label, why),
+        f"{name} value cannot be cast to {label} without loss: {why}",
+    )
+    return with_checks(result, checks)
+
+
+def _round_via_odd(t: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """float64 -> float16/bfloat16 rounded once, to nearest (even).
+
+    ``tf.cast`` goes through float32 and so rounds twice (``1 + 2**-11 + 2**-40``
+    becomes 1.0 instead of NumPy's 1.0009765625). Rounding to float32 *to odd*
+    first makes the second rounding exact.
+    """
+    f32 = tf.cast(t, tf.float32)
+    back = tf.cast(f32, tf.float64)
+    inexact = tf.logical_and(back != t, tf.logical_not(tf.math.is_nan(t)))
+    bits = tf.bitcast(f32, tf.int32)
+    away = tf.logical_and(inexact, tf.abs(back) > tf.abs(t))
+    bits = tf.where(away, bits - 1, bits)  # toward zero: the truncated float32
+    bits = tf.where(inexact, tf.bitwise.bitwise_or(bits, 1), bits)  # sticky bit
+    return tf.cast(tf.bitcast(bits, tf.float32), dtype)
+
+
+def cast_tensor(t: tf.Tensor, dtype: tf.DType, name: str) -> tf.Tensor:
+    """Cast ``t`` to ``dtype`` by the lossless-cast rule of :mod:`reference._dtypes`.
+
+    float -> int: values must be finite, integral and in range; int -> int: in
+    range; anything -> bool: only 0 and 1; complex -> real: no imaginary part.
+    Float targets round to nearest (the accepted loss). Otherwise ``ValueError``
+    in eager mode, a failing assertion in a ``tf.function``.
+    """
+    src = t.dtype
+    if src == dtype:
+        return t
+    if dtype == tf.string:
+        raise reference_only_error("dtype", "str")
+    if src == tf.string:
+        raise ValueError(f"{name} holds string values; they cannot be cast to {dtype.name}")
+    if src.is_complex:
+        if dtype.is_complex:
+            return tf.cast(t, dtype)
+        real = tf.math.real(t)
+        real = _checked(real, t, tf.math.imag(t) != 0, name, dtype, "it has an imaginary part")
+        return cast_tensor(real, dtype, name)
+    if dtype.is_bool:
+        zero, one = tf.zeros([], src), tf.ones([], src)
+        bad = tf.logical_and(t != zero, t != one)
+        return _checked(tf.cast(t, dtype), t, bad, name, dtype, "only 0 and 1 are booleans")
+    if dtype.is_integer:
+        if src.is_bool:
+            return tf.cast(t, dtype)
+        if src.is_floating:
+            wide = t if src == tf.float64 else tf.cast(t, tf.float64)
+            bad = tf.logical_or(
+                tf.logical_not(tf.math.is_finite(wide)), tf.math.floor(wide) != wide
+            )
+            bad = tf.logical_or(bad, wide < float(dtype.min))
+            bad = tf.logical_or(bad, wide >= float(dtype.max) + 1.0)
+        elif src.is_integer:
+            if src.min >= dtype.min and src.max <= dtype.max:
+                return tf.cast(t, dtype)
+            lo, hi = max(dtype.min, src.min), min(dtype.max, src.max)
+            bad = tf.logical_or(t < tf.constant(lo, src), t > tf.constant(hi, src))
+        else:
+            raise TypeError(f"{name} has dtype {src.name}, which cannot be cast to {dtype.name}")
+        return _checked(tf.cast(t, dtype), t, bad, name, dtype, "it is not an integer in range")
+    if dtype.is_floating or dtype.is_complex:
+        if src == tf.float64 and dtype in (tf.float16, tf.bfloat16):
+            return _round_via_odd(t, dtype)
+        return tf.cast(t, dtype)
+    raise TypeError(f"{name}: casting {src.name} to {dtype.name} is not supported")
+
+
+def cast_fill(
+    value: object, dtype: tf.DType, name: str, *, allow_string: bool = False
+) -> tf.Tensor:
+    """One fill value as a scalar tensor of ``dtype``, by the lossless-cast rule.
+
+    Python and NumPy scalars (and eager 0-d tensors) go through
+    ``reference._dtypes.cast_scalar``, so they give the reference's exact
+    errors. A symbolic tensor (inside ``tf.function``) is cast with
+    :func:`cast_tensor`. ``tf.string`` data accepts ``str``/``bytes`` values
+    only where ``allow_string`` (``apply_mask``); elsewhere strings are
+    reference-only.
+    """
+    if dtype == tf.string:
+        if not allow_string:
+            raise reference_only_error("dtype", "str")
+        if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+            return tf.constant(value, tf.string)
+        raise ValueError(
+            f"{name}={value!r} is not a string, but dtype is string; pass a string "
+            f"{name} such as '' or '<pad>'"
+        )
+    if isinstance(value, (tf.Tensor, tf.Variable)) and not eager():
+        t = tf.convert_to_tensor(value)
+        if t.shape.rank != 0:
+            raise TypeError(f"{name} must be a scalar, got {value!r}")
+        return cast_tensor(t, dtype, name)
+    target = np_dtype(dtype)
+    if target.kind not in "biufc":  # bfloat16 and other TF-only dtypes
+        fill = cast_scalar(value, np.dtype(np.float64 if dtype.is_floating else object), name)
+        return cast_tensor(tf.constant(fill), dtype, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float overflow to inf is the rule
+        fill = cast_scalar(value, target, name)
+    return tf.constant(fill, dtype=dtype)
