@@ -77,6 +77,23 @@ class Case:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
 
+def case_family(**shared: Any) -> Callable[..., Case]:
+    """A maker of the cases of one API: ``shared`` holds the fields they have in common.
+
+    The maker takes a recorded divergence in the order it is written down,
+    ``(expect, inputs, example, explanation)``, and any other field by name;
+    called with no ``expect`` it makes the agreement case.
+    """
+
+    def make(expect=None, inputs=None, example=None, explanation="", **fields: Any) -> Case:
+        merged = {**shared, **fields}
+        if inputs is not None:
+            merged["inputs"] = inputs
+        return Case(**merged, expect=expect, example=example, explanation=explanation)
+
+    return make
+
+
 def outcome(fn: Callable[[Inputs], Any], inputs: Inputs) -> Any:
     """Run ``fn``; return its result as NumPy data, or a :class:`Raised`."""
     with warnings.catch_warnings():

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 import reference as ref
 from reference import strategies as rs
 
-from .core import Case, Inputs
+from .core import Case, Inputs, case_family
 
 
 def _tf_sequence_mask(inputs: Inputs):
@@ -29,19 +29,9 @@ def _lengths_domain(draw) -> Inputs:
 
 
 def _sequence_mask_cases() -> list[Case]:
-    def case(expect=None, inputs=_lengths_domain, example=None, explanation="", domain=""):
-        return Case(
-            operation="sequence_mask",
-            api="tf.sequence_mask",
-            inputs=inputs,
-            reference=lambda i: ref.sequence_mask(**i),
-            candidate=_tf_sequence_mask,
-            requires=("tensorflow",),
-            expect=expect,
-            example=example,
-            explanation=explanation,
-            domain=domain,
-        )
+    case = case_family(operation="sequence_mask", api="tf.sequence_mask",
+                       inputs=_lengths_domain, reference=lambda i: ref.sequence_mask(**i),
+                       candidate=_tf_sequence_mask, requires=("tensorflow",))
 
     return [
         case(domain="integer lengths >= 0, any shape"),
@@ -90,19 +80,9 @@ def _masking_domain(draw, dtype: str = "float32") -> Inputs:
 
 
 def _masking_cases() -> list[Case]:
-    def case(expect=None, inputs=_masking_domain, example=None, explanation="", domain=""):
-        return Case(
-            operation="mask_from_value",
-            api="keras.layers.Masking",
-            inputs=inputs,
-            reference=_ref_masking,
-            candidate=_keras_masking,
-            requires=("keras",),
-            expect=expect,
-            example=example,
-            explanation=explanation,
-            domain=domain,
-        )
+    case = case_family(operation="mask_from_value", api="keras.layers.Masking",
+                       inputs=_masking_domain, reference=_ref_masking,
+                       candidate=_keras_masking, requires=("keras",))
 
     f32 = np.float32
     return [
@@ -135,19 +115,14 @@ def _keras_embedding_mask(inputs: Inputs):
 
 
 def _embedding_cases() -> list[Case]:
-    def case(expect=None, inputs=None, example=None, explanation="", domain=""):
-        return Case(
-            operation="mask_from_ids",
-            api="keras.layers.Embedding(mask_zero=True).compute_mask",
-            inputs=inputs or (lambda: rs.token_ids().map(lambda ids: dict(ids=ids))),
-            reference=lambda i: ref.mask_from_ids(**i),
-            candidate=_keras_embedding_mask,
-            requires=("keras",),
-            expect=expect,
-            example=example,
-            explanation=explanation,
-            domain=domain,
-        )
+    case = case_family(
+        operation="mask_from_ids",
+        api="keras.layers.Embedding(mask_zero=True).compute_mask",
+        inputs=lambda: rs.token_ids().map(lambda ids: dict(ids=ids)),
+        reference=lambda i: ref.mask_from_ids(**i),
+        candidate=_keras_embedding_mask,
+        requires=("keras",),
+    )
 
     return [
         case(domain="integer ids"),

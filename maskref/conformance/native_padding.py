@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 import reference as ref
 from reference import strategies as rs
 
-from .core import Case, Inputs
+from .core import Case, Inputs, case_family
 
 KERAS = ("keras",)
 TF = ("tensorflow",)
@@ -58,19 +58,8 @@ def _fixed(**inputs) -> st.SearchStrategy[Inputs]:
 
 
 def _keras_cases(api: str, call, requires: tuple[str, ...]) -> list[Case]:
-    def case(expect=None, inputs=keras_domain, example=None, explanation="", domain=""):
-        return Case(
-            operation="pad_sequences",
-            api=api,
-            inputs=inputs,
-            reference=_ref_pad,
-            candidate=call,
-            requires=requires,
-            expect=expect,
-            example=example,
-            explanation=explanation,
-            domain=domain,
-        )
+    case = case_family(operation="pad_sequences", api=api, inputs=keras_domain,
+                       reference=_ref_pad, candidate=call, requires=requires)
 
     return [
         case(domain="lists of ints, maxlen None or >= 1"),
