@@ -131,33 +131,6 @@ def _concat_arrays(seqs: list) -> np.ndarray | None:
         return None  # mismatched inner shapes: the general path names the culprit
 
 
-def _interleave(
-    seqs: list, lengths: np.ndarray, maxlen: int, padding: str, truncating: str, fill: object
-) -> np.ndarray | None:
-    """Pad arrays that already have the target dtype by one concatenation.
-
-    Rows are written as ``[padding, sequence]`` pieces straight into the
-    output, skipping the intermediate flat buffer and the masked scatter.
-    NumPy has no ragged concatenate, so the pieces are listed in Python:
-    one view per row, no copy.
-    """
-    dtype, inner = seqs[0].dtype, seqs[0].shape[1:]
-    if any(q.dtype != dtype or q.shape[1:] != inner for q in seqs):
-        return None
-    if lengths.max() > maxlen:
-        if truncating == "pre":
-            seqs = [q[len(q) - maxlen :] if len(q) > maxlen else q for q in seqs]
-        else:
-            seqs = [q[:maxlen] for q in seqs]
-    block = np.full((maxlen, *inner), fill, dtype=dtype)
-    pads = [block[:k] for k in (maxlen - np.minimum(lengths, maxlen)).tolist()]
-    pieces = [None] * (2 * len(seqs))
-    pieces[0::2], pieces[1::2] = (pads, seqs) if padding == "pre" else (seqs, pads)
-    out = np.empty((len(seqs), maxlen, *inner), dtype=dtype)
-    np.concatenate(pieces, out=out.reshape((len(seqs) * maxlen, *inner)))
-    return out
-
-
 _SCALAR_TYPES = (numbers.Real, np.bool_)
 
 
@@ -274,15 +247,7 @@ def pad_sequences(
 
     flat = None
     if dtype.kind not in "OUS":
-        if _all_arrays(seqs):
-            if maxlen and seqs[0].dtype == dtype:
-                fill = cast_scalar(value, dtype, "value")
-                out = _interleave(seqs, lengths, maxlen, padding, truncating, fill)
-                if out is not None:
-                    return out
-            flat = _concat_arrays(seqs)
-        else:
-            flat = _flat_fast(seqs, lengths)
+        flat = _concat_arrays(seqs) if _all_arrays(seqs) else _flat_fast(seqs, lengths)
     if flat is None:
         flat = _flat_general(seqs, lengths, dtype)
     flat = cast_array(flat, dtype, "sequences")
