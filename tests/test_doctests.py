@@ -6,14 +6,23 @@ import doctest
 import importlib
 
 import pytest
+from conftest import FRAMEWORK, require
 
 MODULES = ["reference._checks", "reference._dtypes", "reference.padding", "reference.masks",
            "reference.reductions"]
+BACKEND_MODULES = [f"{b}.{m}" for b in FRAMEWORK for m in ("padding", "masks", "reductions",
+                                                           "pooling")]
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", MODULES + BACKEND_MODULES)
 def test_docstring_examples(name):
+    package = name.split(".")[0]
+    if package in FRAMEWORK:
+        require(FRAMEWORK[package])
     module = importlib.import_module(name)
     globs = {"np": importlib.import_module("numpy"), **vars(module)}
+    if package in FRAMEWORK:
+        globs[FRAMEWORK[package].replace("tensorflow", "tf")] = importlib.import_module(
+            FRAMEWORK[package])
     result = doctest.testmod(module, globs=globs, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

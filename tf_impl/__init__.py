@@ -1,0 +1,70 @@
+"""maskref's TensorFlow backend: the rules of :mod:`reference`, on ``tf.Tensor`` data.
+
+Same modules, functions, signatures, defaults and errors as :mod:`reference`;
+results are ``tf.Tensor`` (masks ``tf.bool``, lengths ``tf.int64``). Inputs
+may be tensors, NumPy arrays or Python lists; ``pad_sequences`` also takes a
+``tf.RaggedTensor`` or a list of tensors. String and object dtypes are
+reference-only.
+"""
+
+from .masks import (
+    apply_mask,
+    expand_mask,
+    lengths_from_mask,
+    mask_from_ids,
+    mask_from_value,
+    sequence_mask,
+)
+from .padding import pad_flat, pad_sequences, unpad_sequences
+from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from .reductions import (
+    masked_all,
+    masked_any,
+    masked_argmax,
+    masked_argmin,
+    masked_count,
+    masked_cumsum,
+    masked_log_softmax,
+    masked_logsumexp,
+    masked_max,
+    masked_mean,
+    masked_min,
+    masked_prod,
+    masked_softmax,
+    masked_std,
+    masked_sum,
+    masked_var,
+)
+
+BACKEND = "tf_impl"
+
+__all__ = [
+    "BACKEND",
+    "MaskedGlobalAveragePooling1D",
+    "MaskedGlobalMaxPooling1D",
+    "apply_mask",
+    "expand_mask",
+    "lengths_from_mask",
+    "mask_from_ids",
+    "mask_from_value",
+    "masked_all",
+    "masked_any",
+    "masked_argmax",
+    "masked_argmin",
+    "masked_count",
+    "masked_cumsum",
+    "masked_log_softmax",
+    "masked_logsumexp",
+    "masked_max",
+    "masked_mean",
+    "masked_min",
+    "masked_prod",
+    "masked_softmax",
+    "masked_std",
+    "masked_sum",
+    "masked_var",
+    "pad_flat",
+    "pad_sequences",
+    "sequence_mask",
+    "unpad_sequences",
+]

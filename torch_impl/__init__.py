@@ -1,0 +1,69 @@
+"""maskref's PyTorch backend: the reference's padding and masking rules on torch tensors.
+
+Same modules, functions, signatures, defaults and errors as :mod:`reference`;
+results are ``torch.Tensor`` (masks ``torch.bool``) on the input's device.
+Tensors, NumPy arrays and Python lists are accepted wherever the reference
+accepts them. String and object data are the reference's alone.
+"""
+
+from .masks import (
+    apply_mask,
+    expand_mask,
+    lengths_from_mask,
+    mask_from_ids,
+    mask_from_value,
+    sequence_mask,
+)
+from .padding import pad_flat, pad_sequences, unpad_sequences
+from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
+from .reductions import (
+    masked_all,
+    masked_any,
+    masked_argmax,
+    masked_argmin,
+    masked_count,
+    masked_cumsum,
+    masked_log_softmax,
+    masked_logsumexp,
+    masked_max,
+    masked_mean,
+    masked_min,
+    masked_prod,
+    masked_softmax,
+    masked_std,
+    masked_sum,
+    masked_var,
+)
+
+BACKEND = "torch_impl"
+
+__all__ = [
+    "BACKEND",
+    "MaskedGlobalAveragePooling1D",
+    "MaskedGlobalMaxPooling1D",
+    "apply_mask",
+    "expand_mask",
+    "lengths_from_mask",
+    "mask_from_ids",
+    "mask_from_value",
+    "masked_all",
+    "masked_any",
+    "masked_argmax",
+    "masked_argmin",
+    "masked_count",
+    "masked_cumsum",
+    "masked_log_softmax",
+    "masked_logsumexp",
+    "masked_max",
+    "masked_mean",
+    "masked_min",
+    "masked_prod",
+    "masked_softmax",
+    "masked_std",
+    "masked_sum",
+    "masked_var",
+    "pad_flat",
+    "pad_sequences",
+    "sequence_mask",
+    "unpad_sequences",
+]
