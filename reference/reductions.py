@@ -63,13 +63,13 @@ LOG_SOFTMAX_EMPTY = ("-inf", "nan", "uniform")
 
 
 def broadcast_mask(x: object, mask: object) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` as an array and ``mask`` validated and broadcast to ``x.shape``."""
+    """``x`` as an array and ``mask`` validated, with size-1 trailing axes added so that
+    it broadcasts against ``x`` (a ``(B, T, 1)`` view for ``(B, T, D)`` data)."""
     x = np.asarray(x)
     mask = np.asarray(mask)
     check_mask_dtype(str(mask.dtype))
     check_mask_shape(mask.shape, x.shape)
-    full = mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
-    return x, np.broadcast_to(full, x.shape)
+    return x, mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
 
 
 def _prepare(x, mask, axis):
@@ -94,16 +94,48 @@ def _work(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
-def _count(m: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    return np.sum(m, axis=axes, keepdims=keepdims, dtype=np.int64)
+def _count(m: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
+           keepdims: bool) -> np.ndarray:
+    """Valid elements per slice, counted on the small mask: an axis the mask
+    broadcasts over (size 1) multiplies the count by its size in ``x``."""
+    factor = int(np.prod([shape[a] for a in axes if m.shape[a] == 1], dtype=np.int64))
+    count = np.sum(m, axis=axes, keepdims=True, dtype=np.int64) * factor
+    count = np.broadcast_to(count, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return count if keepdims else count.reshape([n for i, n in enumerate(shape) if i not in axes])
+
+
+def _masked_total(x, m, axes, keepdims, dtype) -> np.ndarray:
+    """``sum(where(m, x, 0))`` over ``axes``, accumulated in ``dtype``.
+
+    Shortcut, same answer: for a reduction over the mask's last axis (the
+    pooling case: a ``(B, T)`` mask, ``(B, T, D)`` data, axis 1), a batched
+    matmul of the 0/1 mask with ``x`` reads ``x`` once without a masked copy.
+    It is exact for finite data (a masked value times 0 is 0); if its result
+    is not finite (NaN or inf somewhere in the slice, masked or not), the
+    ``where`` form gives the answer.
+    """
+    a = axes[0] if len(axes) == 1 else -1
+    if (0 <= a < x.ndim - 1 and x.dtype == dtype and dtype.kind == "f"
+            and m.shape[a] == x.shape[a] and all(n == 1 for n in m.shape[a + 1:])):
+        rows = int(np.prod(x.shape[:a], dtype=np.int64))
+        features = int(np.prod(x.shape[a + 1:], dtype=np.int64))
+        weights = m.reshape(rows, 1, x.shape[a]).astype(dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = np.matmul(weights, x.reshape(rows, x.shape[a], features))
+        if np.isfinite(total).all():
+            total = total.reshape(x.shape[:a] + (1,) + x.shape[a + 1:])
+            return total if keepdims else total.reshape(x.shape[:a] + x.shape[a + 1:])
+    return np.sum(np.where(m, x, 0), axis=axes, keepdims=keepdims, dtype=dtype)
 
 
 def _finish(result, has_valid, empty, dtype: np.dtype, name: str = "empty") -> np.ndarray:
-    """``result`` cast to ``dtype``, with ``empty`` where a slice had no valid element."""
+    """``result`` cast to ``dtype``, with ``empty`` where a slice had no valid element.
+
+    ``empty`` is checked even when every slice has a valid element.
+    """
+    fill = cast_scalar(empty, dtype, name)
     result = np.asarray(result).astype(dtype)
-    if has_valid.all():
-        return result
-    return np.where(has_valid, result, cast_scalar(empty, dtype, name)).astype(dtype)
+    return np.where(has_valid, result, fill).astype(dtype)
 
 
 def _identity_of_max(dtype: np.dtype, largest: bool) -> object:
@@ -127,8 +159,8 @@ def masked_sum(x, mask, axis=None, keepdims=False, *, empty=0) -> np.ndarray:
     """
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
-    total = np.sum(np.where(m, x, 0), axis=axes, keepdims=keepdims, dtype=_work(out))
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    total = _masked_total(x, m, axes, keepdims, _work(out))
+    return _finish(total, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
 def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> np.ndarray:
@@ -143,7 +175,7 @@ def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> np.ndarray:
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
     total = np.prod(np.where(m, x, 1), axis=axes, keepdims=keepdims, dtype=_work(out))
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    return _finish(total, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
 def masked_count(x, mask, axis=None, keepdims=False, *, empty=0) -> np.ndarray:
@@ -156,7 +188,7 @@ def masked_count(x, mask, axis=None, keepdims=False, *, empty=0) -> np.ndarray:
     array([8, 0])
     """
     x, m, axes = _prepare(x, mask, axis)
-    count = _count(m, axes, keepdims)
+    count = _count(m, x.shape, axes, keepdims)
     return _finish(count, count > 0, empty, np.dtype(np.int64))
 
 
@@ -171,8 +203,8 @@ def masked_mean(x, mask, axis=None, keepdims=False, *, empty=np.nan) -> np.ndarr
     """
     x, m, axes = _prepare(x, mask, axis)
     out = float_dtype(x.dtype)
-    count = _count(m, axes, keepdims)
-    total = np.sum(np.where(m, x, 0), axis=axes, keepdims=keepdims, dtype=_work(out))
+    count = _count(m, x.shape, axes, keepdims)
+    total = _masked_total(x, m, axes, keepdims, _work(out))
     mean = total / np.maximum(count, 1)
     return _finish(mean, count > 0, empty, out)
 
@@ -181,7 +213,7 @@ def _variance(x, mask, axis, keepdims, ddof):
     """(variance in the working dtype, where the slice has room, result dtype)."""
     x, m, axes = _prepare(x, mask, axis)
     out = float_dtype(x.dtype)
-    count = _count(m, axes, True)
+    count = _count(m, x.shape, axes, True)
     xs = np.where(m, x, 0).astype(_work(out))
     mean = np.sum(xs, axis=axes, keepdims=True) / np.maximum(count, 1)
     dev = np.where(m, xs - mean, 0)
@@ -222,7 +254,7 @@ def _masked_extreme(x, mask, axis, keepdims, empty, largest: bool) -> np.ndarray
     reduce = np.max if largest else np.min
     result = reduce(np.where(m, x, fill), axis=axes, keepdims=keepdims, initial=fill)
     empty = fill if empty is None else empty
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, x.dtype)
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, x.dtype)
 
 
 def masked_max(x, mask, axis=None, keepdims=False, *, empty=None) -> np.ndarray:
@@ -267,7 +299,7 @@ def masked_logsumexp(x, mask, axis=None, keepdims=False, *, empty=-np.inf) -> np
         result = np.log(total) + shift
     if not keepdims:
         result = np.squeeze(result, axes)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, out)
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
 def masked_any(x, mask, axis=None, keepdims=False, *, empty=False) -> np.ndarray:
@@ -280,7 +312,7 @@ def masked_any(x, mask, axis=None, keepdims=False, *, empty=False) -> np.ndarray
     """
     x, m, axes = _prepare(x, mask, axis)
     result = np.any(m & (x != 0), axis=axes, keepdims=keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, np.dtype(bool))
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, np.dtype(bool))
 
 
 def masked_all(x, mask, axis=None, keepdims=False, *, empty=True) -> np.ndarray:
@@ -291,11 +323,12 @@ def masked_all(x, mask, axis=None, keepdims=False, *, empty=True) -> np.ndarray:
     """
     x, m, axes = _prepare(x, mask, axis)
     result = np.all(~m | (x != 0), axis=axes, keepdims=keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, np.dtype(bool))
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, np.dtype(bool))
 
 
 def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> np.ndarray:
     x, m = broadcast_mask(x, mask)
+    m = np.broadcast_to(m, x.shape)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"x must hold numbers or bools, got dtype {x.dtype}")
     if axis is None:
@@ -408,7 +441,7 @@ def masked_softmax(x, mask, axis=-1, *, empty="zeros") -> np.ndarray:
     m, ax, out, shifted, total, has_valid = _softmax_parts(x, mask, axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         y = np.where(m, np.exp(shifted) / np.where(has_valid, total, 1), 0)
-    return _empty_rows(y, has_valid, empty, m.shape[ax], False, out)
+    return _empty_rows(y, has_valid, empty, np.shape(x)[ax], False, out)
 
 
 def masked_log_softmax(x, mask, axis=-1, *, empty="-inf") -> np.ndarray:
@@ -427,4 +460,4 @@ def masked_log_softmax(x, mask, axis=-1, *, empty="-inf") -> np.ndarray:
     m, ax, out, shifted, total, has_valid = _softmax_parts(x, mask, axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         y = np.where(m, shifted - np.log(np.where(has_valid, total, 1)), -np.inf)
-    return _empty_rows(y, has_valid, empty, m.shape[ax], True, out)
+    return _empty_rows(y, has_valid, empty, np.shape(x)[ax], True, out)

@@ -16,11 +16,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import check_choice, normalize_axis, normalize_single_axis
+from reference._checks import (
+    check_choice,
+    check_mask_shape,
+    normalize_axis,
+    normalize_single_axis,
+)
 from reference.reductions import LOG_SOFTMAX_EMPTY, SOFTMAX_EMPTY
 
 from ._convert import as_tensor, cast_fill, python_errors, static_shape
-from .masks import expand_mask
+from .masks import as_mask
 
 __all__ = [
     "masked_all",
@@ -46,11 +51,15 @@ LOW_PRECISION = (tf.float16, tf.bfloat16)
 
 
 def broadcast_mask(x: object, mask: object) -> tuple[tf.Tensor, tf.Tensor]:
-    """``x`` as a tensor and ``mask`` validated and broadcast to ``x``'s shape."""
+    """``x`` as a tensor and ``mask`` validated, with size-1 trailing axes added so that it
+    broadcasts against ``x`` (it is never materialised at ``x``'s size)."""
     x = as_tensor(x, "x")
     if not (x.dtype.is_floating or x.dtype.is_integer or x.dtype == tf.bool):
         raise TypeError(f"x must hold numbers or bools, got dtype {x.dtype.name}")
-    return x, expand_mask(mask, x)
+    mask = as_mask(mask)
+    mask_shape, shape = static_shape(mask, "mask"), static_shape(x, "x")
+    check_mask_shape(mask_shape, shape)
+    return x, mask[(...,) + (tf.newaxis,) * (len(shape) - len(mask_shape))]
 
 
 def _prepare(x, mask, axis) -> tuple[tf.Tensor, tf.Tensor, Axes]:
@@ -76,8 +85,21 @@ def _const(value: object, dtype: tf.DType) -> tf.Tensor:
     return tf.constant(value, dtype=dtype)
 
 
-def _count(m: tf.Tensor, axes: Axes, keepdims: bool) -> tf.Tensor:
-    return tf.reduce_sum(tf.cast(m, tf.int64), axis=list(axes), keepdims=keepdims)
+def _count(m: tf.Tensor, x: tf.Tensor, axes: Axes, keepdims: bool) -> tf.Tensor:
+    """Valid elements per slice, counted on the small mask: the trailing axes it
+    broadcasts over multiply the count by their sizes."""
+    shape = tf.shape(x, out_type=tf.int64)
+    one = tf.constant(1, tf.int64)
+    factor = one
+    for a in axes:
+        if m.shape[a] == 1:  # a size-1 mask axis broadcasts over x's axis
+            factor *= shape[a]
+    count = tf.reduce_sum(tf.cast(m, tf.int64), axis=list(axes), keepdims=True) * factor
+    if not m.shape.rank:
+        return count
+    kept = tf.stack([one if a in axes else shape[a] for a in range(m.shape.rank)])
+    count = tf.broadcast_to(count, kept)
+    return count if keepdims or not axes else tf.squeeze(count, list(axes))
 
 
 def _finish(result: tf.Tensor, has_valid: tf.Tensor, empty: object, dtype: tf.DType) -> tf.Tensor:
@@ -109,9 +131,8 @@ def masked_sum(x, mask, axis=None, keepdims=False, *, empty=0) -> tf.Tensor:
     """
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
-    xs = _sanitised(x, m, 0, _work(out))
-    total = tf.reduce_sum(xs, axis=list(axes), keepdims=keepdims)
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    total = _masked_total(x, m, axes, keepdims, _work(out))
+    return _finish(total, _count(m, x, axes, keepdims) > 0, empty, out)
 
 
 @python_errors
@@ -125,7 +146,7 @@ def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> tf.Tensor:
     out = sum_dtype(x.dtype)
     xs = _sanitised(x, m, 1, _work(out))
     total = tf.reduce_prod(xs, axis=list(axes), keepdims=keepdims)
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    return _finish(total, _count(m, x, axes, keepdims) > 0, empty, out)
 
 
 @python_errors
@@ -136,13 +157,45 @@ def masked_count(x, mask, axis=None, keepdims=False, *, empty=0) -> tf.Tensor:
     array([2, 0])
     """
     x, m, axes = _prepare(x, mask, axis)
-    count = _count(m, axes, keepdims)
+    count = _count(m, x, axes, keepdims)
     return _finish(count, count > 0, empty, tf.int64)
 
 
+def _masked_total(x, m, axes, keepdims, work) -> tf.Tensor:
+    """``sum(where(m, x, 0))`` over ``axes``.
+
+    Fast path: when the reduction is over the mask's last axis and the mask
+    broadcasts over trailing feature axes (the pooling case), one batched
+    matmul of the 0/1 mask with ``x`` reads ``x`` once, with no masked copy.
+    It is exact for finite data and its gradient is exactly 0 at masked
+    positions; a non-finite result (NaN or inf anywhere in the slice) takes
+    the sanitising path instead (``tf.cond``, so only one branch runs).
+    """
+
+    def sanitised() -> tf.Tensor:
+        return tf.reduce_sum(_sanitised(x, m, 0, work), axis=list(axes), keepdims=keepdims)
+
+    a = axes[0] if len(axes) == 1 else -1
+    rank = len(x.shape)
+    fast = (
+        0 <= a < rank - 1 and x.dtype == work and work in (tf.float32, tf.float64)
+        and m.shape[a] != 1 and all(n == 1 for n in m.shape[a + 1 :])
+    )
+    if not fast:
+        return sanitised()
+    shape = tf.shape(x)
+    rows = tf.reduce_prod(shape[:a])
+    weights = tf.reshape(tf.cast(m, work), tf.stack([rows, 1, shape[a]]))
+    features = tf.reduce_prod(shape[a + 1 :])
+    total = tf.linalg.matmul(weights, tf.reshape(x, tf.stack([rows, shape[a], features])))
+    total = tf.reshape(total, tf.concat([shape[:a], [1], shape[a + 1 :]], 0))
+    if not keepdims:
+        total = tf.squeeze(total, [a])
+    return tf.cond(tf.reduce_all(tf.math.is_finite(total)), lambda: total, sanitised)
+
+
 def _sum_and_count(x, m, axes, keepdims, work):
-    xs = _sanitised(x, m, 0, work)
-    return tf.reduce_sum(xs, axis=list(axes), keepdims=keepdims), _count(m, axes, keepdims)
+    return _masked_total(x, m, axes, keepdims, work), _count(m, x, axes, keepdims)
 
 
 @python_errors
@@ -214,7 +267,7 @@ def _masked_extreme(x, m, axes, keepdims, empty, largest: bool) -> tf.Tensor:
         reduce = tf.reduce_max if largest else tf.reduce_min
     result = reduce(xs, axis=list(axes), keepdims=keepdims)
     empty = fill if empty is None else empty
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, x.dtype)
+    return _finish(result, _count(m, x, axes, keepdims) > 0, empty, x.dtype)
 
 
 @python_errors
@@ -255,7 +308,7 @@ def masked_logsumexp(x, mask, axis=None, keepdims=False, *, empty=-float("inf"))
     shift = tf.stop_gradient(tf.where(tf.math.is_finite(top), top, tf.zeros_like(top)))
     e = tf.where(m, tf.exp(tf.where(m, xs - shift, neg_inf)), tf.zeros_like(xs))
     total = tf.reduce_sum(e, axis=list(axes), keepdims=True)
-    has_valid = _count(m, axes, True) > 0
+    has_valid = _count(m, x, axes, True) > 0
     result = tf.math.log(tf.where(has_valid, total, tf.ones_like(total))) + shift
     if not keepdims and axes:
         result, has_valid = tf.squeeze(result, list(axes)), tf.squeeze(has_valid, list(axes))
@@ -272,7 +325,7 @@ def masked_any(x, mask, axis=None, keepdims=False, *, empty=False) -> tf.Tensor:
     x, m, axes = _prepare(x, mask, axis)
     nonzero = tf.not_equal(x, tf.zeros((), x.dtype))
     result = tf.reduce_any(m & nonzero, axis=list(axes), keepdims=keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, tf.bool)
+    return _finish(result, _count(m, x, axes, keepdims) > 0, empty, tf.bool)
 
 
 @python_errors
@@ -285,11 +338,12 @@ def masked_all(x, mask, axis=None, keepdims=False, *, empty=True) -> tf.Tensor:
     x, m, axes = _prepare(x, mask, axis)
     nonzero = tf.not_equal(x, tf.zeros((), x.dtype))
     result = tf.reduce_all(~m | nonzero, axis=list(axes), keepdims=keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, tf.bool)
+    return _finish(result, _count(m, x, axes, keepdims) > 0, empty, tf.bool)
 
 
 def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> tf.Tensor:
     x, m = broadcast_mask(x, mask)
+    m = tf.broadcast_to(m, tf.shape(x))
     shape = static_shape(x, "x")
     if axis is None:
         x, m, ax = tf.reshape(x, [-1]), tf.reshape(m, [-1]), 0
@@ -304,7 +358,7 @@ def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> tf.Tensor:
     rank = len(x.shape)
     steps = tf.reshape(tf.range(n), [-1] + [1] * (rank - ax - 1))
     first = tf.reduce_min(tf.where(hit, steps, n), axis=ax, keepdims=True)
-    index = _finish(first, _count(m, (ax,), True) > 0, empty, tf.int64)
+    index = _finish(first, _count(m, x, (ax,), True) > 0, empty, tf.int64)
     if axis is None:
         return tf.reshape(index, [1] * len(shape) if keepdims else [])
     return index if keepdims else tf.squeeze(index, [ax])
@@ -359,7 +413,7 @@ def _softmax_parts(x, mask, axis):
     shifted = tf.where(m, xs - shift, neg_inf)
     e = tf.where(m, tf.exp(shifted), tf.zeros_like(shifted))
     total = tf.where(has_valid, tf.reduce_sum(e, axis=ax, keepdims=True), tf.ones_like(top))
-    return m, ax, out, shifted, e, total, has_valid
+    return m, ax, out, shifted, e, total, has_valid, tf.shape(x)[ax]
 
 
 def _empty_rows(result, has_valid, empty: str, n, log: bool, dtype) -> tf.Tensor:
@@ -381,9 +435,9 @@ def masked_softmax(x, mask, axis=-1, *, empty="zeros") -> tf.Tensor:
     array([[0.5, 0.5, 0. ]], dtype=float32)
     """
     check_choice("empty", empty, SOFTMAX_EMPTY)
-    m, ax, out, _, e, total, has_valid = _softmax_parts(x, mask, axis)
+    m, _, out, _, e, total, has_valid, n = _softmax_parts(x, mask, axis)
     y = tf.where(m, e / total, tf.zeros_like(e))
-    return _empty_rows(y, has_valid, empty, tf.shape(m)[ax], False, out)
+    return _empty_rows(y, has_valid, empty, n, False, out)
 
 
 @python_errors
@@ -394,7 +448,7 @@ def masked_log_softmax(x, mask, axis=-1, *, empty="-inf") -> tf.Tensor:
     array([-0.6931472, -0.6931472,       -inf], dtype=float32)
     """
     check_choice("empty", empty, LOG_SOFTMAX_EMPTY)
-    m, ax, out, shifted, _, total, has_valid = _softmax_parts(x, mask, axis)
+    m, _, out, shifted, _, total, has_valid, n = _softmax_parts(x, mask, axis)
     y = tf.where(m, shifted - tf.math.log(total), tf.fill(tf.shape(shifted), _const(
         -np.inf, shifted.dtype)))
-    return _empty_rows(y, has_valid, empty, tf.shape(m)[ax], True, out)
+    return _empty_rows(y, has_valid, empty, n, True, out)

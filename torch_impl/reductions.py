@@ -12,6 +12,7 @@ rounded once. Results live on ``x``'s device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -51,15 +52,15 @@ LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def broadcast_mask(x: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` as a tensor and ``mask`` validated and broadcast to ``x.shape`` (a view)."""
+    """``x`` as a tensor and ``mask`` validated, with size-1 trailing axes added so that it
+    broadcasts against ``x`` (it is never materialised at ``x``'s size)."""
     x = to_torch(x, "x")
     mask = to_torch(mask, "mask", x.device)
     check_mask_dtype(dtype_name(mask))
     check_mask_shape(tuple(mask.shape), tuple(x.shape))
     if x.is_complex():
         raise TypeError(f"x must hold numbers or bools, got dtype {dtype_name(x)}")
-    full = mask.reshape(tuple(mask.shape) + (1,) * (x.ndim - mask.ndim))
-    return x, full.expand(x.shape)
+    return x, mask.reshape(tuple(mask.shape) + (1,) * (x.ndim - mask.ndim))
 
 
 def _prepare(x, mask, axis) -> tuple[torch.Tensor, torch.Tensor, Axes]:
@@ -81,6 +82,12 @@ def _work(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in LOW_PRECISION else dtype
 
 
+def _keep(x: torch.Tensor, m: torch.Tensor, value: bool | int | float) -> torch.Tensor:
+    """``where(m, x, value)``: ``x`` with its masked elements replaced (``masked_fill``,
+    whose gradient is exactly 0 at the replaced elements)."""
+    return x.masked_fill(~m, value)
+
+
 def _over(fn: Callable, t: torch.Tensor, axes: Axes, keepdims: bool) -> torch.Tensor:
     """``fn(t, dim=a, keepdim=True)`` over each axis in turn (torch has no tuple form
     for every reduction); ``axes=()`` reduces nothing, as in NumPy."""
@@ -91,8 +98,16 @@ def _over(fn: Callable, t: torch.Tensor, axes: Axes, keepdims: bool) -> torch.Te
     return t
 
 
-def _count(m: torch.Tensor, axes: Axes, keepdims: bool) -> torch.Tensor:
-    return _over(torch.sum, m.to(torch.int64), axes, keepdims)
+def _count(m: torch.Tensor, shape: torch.Size, axes: Axes, keepdims: bool) -> torch.Tensor:
+    """Valid elements per slice, counted on the small mask: the trailing axes it
+    broadcasts over multiply the count by their sizes."""
+    factor = 1
+    for a in axes:
+        if m.shape[a] == 1:
+            factor *= shape[a]
+    count = _over(torch.sum, m.to(torch.int64), axes, True) * factor
+    count = count.expand(_reduced_shape(shape, axes, True))
+    return count if keepdims else count.reshape(_reduced_shape(shape, axes, False))
 
 
 def _finish(result: torch.Tensor, has_valid: torch.Tensor, empty: object,
@@ -120,9 +135,8 @@ def masked_sum(x, mask, axis=None, keepdims=False, *, empty=0) -> torch.Tensor:
     """
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
-    xs = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device)).to(_work(out))
-    total = _over(torch.sum, xs, axes, keepdims)
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    total = _masked_total(x, m, axes, keepdims, _work(out))
+    return _finish(total, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
 def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> torch.Tensor:
@@ -133,9 +147,9 @@ def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> torch.Tensor:
     """
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
-    xs = torch.where(m, x, torch.ones((), dtype=x.dtype, device=x.device)).to(_work(out))
+    xs = _keep(x, m, 1).to(_work(out))
     total = _over(torch.prod, xs, axes, keepdims)
-    return _finish(total, _count(m, axes, keepdims) > 0, empty, out)
+    return _finish(total, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
 def masked_count(x, mask, axis=None, keepdims=False, *, empty=0) -> torch.Tensor:
@@ -145,13 +159,40 @@ def masked_count(x, mask, axis=None, keepdims=False, *, empty=0) -> torch.Tensor
     tensor([2, 0])
     """
     x, m, axes = _prepare(x, mask, axis)
-    count = _count(m, axes, keepdims)
+    count = _count(m, x.shape, axes, keepdims)
     return _finish(count, count > 0, empty, torch.int64)
 
 
+def _masked_total(x, m, axes, keepdims, work) -> torch.Tensor:
+    """``sum(where(m, x, 0))`` over ``axes``.
+
+    Fast path: when the reduction is over the mask's last axis and the mask
+    broadcasts over trailing feature axes (the pooling case, ``(B, T)`` mask,
+    ``(B, T, D)`` data, axis 1), one batched matmul of the 0/1 mask with
+    ``x`` reads ``x`` once, without a masked copy. It is exact for finite
+    data (a masked value times 0 is 0) and its gradient is exactly 0 at masked
+    positions; a non-finite result (NaN or inf anywhere in the slice, masked
+    or not) falls back to the sanitising path, whose answer is the rule's.
+    """
+    a = axes[0] if len(axes) == 1 else -1
+    fast = (
+        0 <= a < x.ndim - 1 and x.dtype == work and work in (torch.float32, torch.float64)
+        and m.shape[: a + 1] == x.shape[: a + 1] and all(n == 1 for n in m.shape[a + 1 :])
+    )
+    if fast:
+        rows = x.shape[:a].numel()
+        weights = m.reshape(rows, 1, x.shape[a]).to(work)
+        features = x.shape[a + 1 :].numel()
+        total = torch.bmm(weights, x.reshape(rows, x.shape[a], features))
+        total = total.reshape(*x.shape[:a], 1, *x.shape[a + 1 :])
+        if bool(torch.isfinite(total).all()):
+            return total if keepdims else total.squeeze(a)
+    xs = _keep(x, m, 0).to(work)
+    return _over(torch.sum, xs, axes, keepdims)
+
+
 def _sum_and_count(x, m, axes, keepdims, work):
-    xs = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device)).to(work)
-    return _over(torch.sum, xs, axes, keepdims), _count(m, axes, keepdims)
+    return _masked_total(x, m, axes, keepdims, work), _count(m, x.shape, axes, keepdims)
 
 
 def masked_mean(x, mask, axis=None, keepdims=False, *, empty=float("nan")) -> torch.Tensor:
@@ -173,7 +214,7 @@ def _variance(x, mask, axis, keepdims, ddof):
     work = _work(out)
     total, count = _sum_and_count(x, m, axes, True, work)
     mean = total / count.clamp(min=1).to(work)
-    xs = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device)).to(work)
+    xs = _keep(x, m, 0).to(work)
     dev = torch.where(m, xs - mean, torch.zeros((), dtype=work, device=x.device))
     denom = count - ddof
     var = _over(torch.sum, dev * dev, axes, True) / denom.clamp(min=1).to(work)
@@ -224,14 +265,14 @@ def _masked_extreme(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tens
     if any(x.shape[a] == 0 for a in axes):
         result = lowest.expand(_reduced_shape(x.shape, axes, keepdims))
     elif x.dtype == torch.bool:
-        xs = torch.where(m, x, lowest)
+        xs = _keep(x, m, fill)
         result = _over(torch.any if largest else torch.all, xs, axes, keepdims)
     else:
-        xs = torch.where(m, x, lowest)
+        xs = _keep(x, m, fill)
         reduce = torch.amax if largest else torch.amin
         result = reduce(xs, dim=axes, keepdim=keepdims) if axes else xs
     empty = fill if empty is None else empty
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, x.dtype)
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, x.dtype)
 
 
 def masked_max(x, mask, axis=None, keepdims=False, *, empty=None) -> torch.Tensor:
@@ -271,7 +312,7 @@ def masked_logsumexp(x, mask, axis=None, keepdims=False, *,
     shift = torch.where(torch.isfinite(top), top, torch.zeros_like(top)).detach()
     e = torch.where(m, torch.exp(torch.where(m, xs - shift, neg_inf)), torch.zeros_like(xs))
     total = _over(torch.sum, e, axes, True)
-    has_valid = _count(m, axes, True) > 0
+    has_valid = _count(m, x.shape, axes, True) > 0
     result = torch.log(torch.where(has_valid, total, torch.ones_like(total))) + shift
     result = torch.where(has_valid, result, neg_inf)
     if not keepdims and axes:
@@ -288,7 +329,7 @@ def masked_any(x, mask, axis=None, keepdims=False, *, empty=False) -> torch.Tens
     """
     x, m, axes = _prepare(x, mask, axis)
     result = _over(torch.any, m & (x != 0), axes, keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, torch.bool)
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, torch.bool)
 
 
 def masked_all(x, mask, axis=None, keepdims=False, *, empty=True) -> torch.Tensor:
@@ -299,11 +340,12 @@ def masked_all(x, mask, axis=None, keepdims=False, *, empty=True) -> torch.Tenso
     """
     x, m, axes = _prepare(x, mask, axis)
     result = _over(torch.all, ~m | (x != 0), axes, keepdims)
-    return _finish(result, _count(m, axes, keepdims) > 0, empty, torch.bool)
+    return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, torch.bool)
 
 
 def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tensor:
     x, m = broadcast_mask(x, mask)
+    m = m.expand(x.shape)
     if axis is None:
         shape = [1] * x.ndim
         x, m, ax = x.reshape(-1), m.reshape(-1), 0
@@ -314,7 +356,7 @@ def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tensor:
     if x.dtype.is_floating_point:
         same = same | (torch.isnan(x) & torch.isnan(best))
     hit = (m & same).to(torch.uint8)
-    count = _count(m, (ax,), True)
+    count = _count(m, x.shape, (ax,), True)
     if x.shape[ax] == 0:
         index = torch.zeros(count.shape, dtype=torch.int64, device=x.device)
     else:
@@ -352,7 +394,7 @@ def masked_cumsum(x, mask, axis=-1, *, empty=0) -> torch.Tensor:
     x, m = broadcast_mask(x, mask)
     ax = normalize_single_axis(axis, x.ndim)
     out = sum_dtype(x.dtype)
-    xs = torch.where(m, x, torch.zeros((), dtype=x.dtype, device=x.device)).to(_work(out))
+    xs = _keep(x, m, 0).to(_work(out))
     total = torch.cumsum(xs, dim=ax)
     seen = torch.cumsum(m.to(torch.int64), dim=ax) > 0
     return _finish(total, seen, empty, out)
@@ -374,7 +416,7 @@ def _softmax_parts(x, mask, axis):
     shifted = torch.where(m, xs - shift, neg_inf)
     e = torch.where(m, torch.exp(shifted), torch.zeros_like(shifted))
     total = torch.where(has_valid, e.sum(dim=ax, keepdim=True), torch.ones_like(top))
-    return m, ax, out, shifted, e, total, has_valid
+    return m, ax, out, shifted, e, total, has_valid, x.shape[ax]
 
 
 def _empty_rows(result, has_valid, empty: str, n: int, log: bool, dtype) -> torch.Tensor:
@@ -383,7 +425,8 @@ def _empty_rows(result, has_valid, empty: str, n: int, log: bool, dtype) -> torc
     elif empty == "nan":
         fill = float("nan")
     else:
-        fill = -torch.log(torch.tensor(float(n))).item() if log else (1.0 / n if n else 0.0)
+        n = max(n, 1)  # an axis of length 0 has no position to fill
+        fill = -math.log(n) if log else 1.0 / n
     fill_t = torch.tensor(fill, dtype=result.dtype, device=result.device)
     return torch.where(has_valid, result, fill_t).to(dtype)
 
@@ -396,9 +439,9 @@ def masked_softmax(x, mask, axis=-1, *, empty="zeros") -> torch.Tensor:
     tensor([[0.5000, 0.5000, 0.0000]])
     """
     check_choice("empty", empty, SOFTMAX_EMPTY)
-    m, ax, out, _, e, total, has_valid = _softmax_parts(x, mask, axis)
+    m, _, out, _, e, total, has_valid, n = _softmax_parts(x, mask, axis)
     y = torch.where(m, e / total, torch.zeros_like(e))
-    return _empty_rows(y, has_valid, empty, m.shape[ax], False, out)
+    return _empty_rows(y, has_valid, empty, n, False, out)
 
 
 def masked_log_softmax(x, mask, axis=-1, *, empty="-inf") -> torch.Tensor:
@@ -408,6 +451,6 @@ def masked_log_softmax(x, mask, axis=-1, *, empty="-inf") -> torch.Tensor:
     tensor([-0.6931, -0.6931,    -inf])
     """
     check_choice("empty", empty, LOG_SOFTMAX_EMPTY)
-    m, ax, out, shifted, _, total, has_valid = _softmax_parts(x, mask, axis)
+    m, _, out, shifted, _, total, has_valid, n = _softmax_parts(x, mask, axis)
     y = torch.where(m, shifted - torch.log(total), torch.full_like(shifted, -float("inf")))
-    return _empty_rows(y, has_valid, empty, m.shape[ax], True, out)
+    return _empty_rows(y, has_valid, empty, n, True, out)
