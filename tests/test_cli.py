@@ -65,3 +65,25 @@ def test_cases_lists_the_registry(capsys):
     assert cli.main(["cases", "--only", "keras.utils.pad_sequences"]) == 0
     out = capsys.readouterr().out
     assert "expects divergence maxlen-0-truncating-pre-raises" in out
+
+
+def test_report_without_a_framework_lists_it_and_names_the_extra(monkeypatch):
+    from hypothesis import strategies as st
+
+    from maskref.conformance import Case
+
+    needs = Case(
+        operation="pad_sequences",
+        api="absent.pad_sequences",
+        inputs=lambda: st.just({}),
+        reference=lambda i: 0,
+        candidate=lambda i: 0,
+        requires=("torch", "maskref_no_such_module"),
+    )
+    law = report.all_cases()[0]
+    monkeypatch.setattr(report, "all_cases", lambda: [law, needs])
+    out = io.StringIO()
+    assert report.report(3, "text", None, out, progress=False) == 0
+    text = out.getvalue()
+    assert "not installed" in text and "needs maskref_no_such_module" in text
+    assert "more cases with: pip install -c constraints.txt 'maskref[" in text

@@ -143,3 +143,17 @@ def test_torch_reductions_accept_bfloat16_and_keep_the_device():
     meta = torch_impl.masked_sum(torch.zeros(2, 3, device="meta"),
                                  torch.ones(2, 3, dtype=torch.bool, device="meta"), axis=1)
     assert meta.device.type == "meta"
+
+
+def test_tf_reductions_accept_bfloat16():
+    require("tensorflow")
+    import tensorflow as tf
+
+    import tf_impl
+
+    x = tf.constant([[1.0, 2.0, 3.0]], dtype=tf.bfloat16)
+    mask = tf.constant([[True, True, False]])
+    out = tf_impl.masked_mean(x, mask, axis=1)
+    assert out.dtype == tf.bfloat16 and float(out[0]) == 1.5
+    soft = tf_impl.masked_softmax(x, mask)
+    assert soft.dtype == tf.bfloat16 and float(soft[0, 2]) == 0.0
