@@ -18,18 +18,25 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from .conformance import Case, Finding, all_cases, describe, probe
+from .conformance.operations import OPERATIONS
 
 EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch"}
 DISTRIBUTIONS = ("numpy", "hypothesis", "tensorflow-cpu", "tensorflow", "keras", "torch")
 
 
+KIND_ORDER = {"invariant": 0, "backend": 1, "native": 2}
+
+
 def select(cases: Iterable[Case], only: str | None) -> list[Case]:
-    """Cases whose id contains ``only`` (or matches it as a glob pattern)."""
+    """Cases whose id contains ``only`` (or matches it as a glob pattern), grouped by
+    operation (in the reference's order), then laws, backends, frameworks' APIs."""
     cases = list(cases)
-    if not only:
-        return cases
-    pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
-    return [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
+    if only:
+        pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
+        cases = [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
+    order = {op.name: i for i, op in enumerate(OPERATIONS)}
+    return sorted(cases, key=lambda c: (order.get(c.operation, len(order)), c.operation,
+                                        KIND_ORDER.get(c.kind, 3)))
 
 
 def run(

@@ -244,6 +244,8 @@ def describe(value: Any, limit: int = 300) -> str:
         text = repr(value)
     elif isinstance(value, dict):
         text = ", ".join(f"{k}={describe(v, limit)}" for k, v in value.items())
+    elif isinstance(value, np.ndarray) and value.size == 0 and value.ndim > 1:
+        text = f"empty {value.dtype} array of shape {value.shape}"
     elif isinstance(value, np.ndarray):
         body = value.tolist()
         text = f"{body}" if value.dtype in (np.int64, np.bool_) else f"array({body}, {value.dtype})"
