@@ -5,9 +5,9 @@ Common rules of every function here:
 * ``mask`` is boolean (``True`` = valid) with a shape that is a leading
   prefix of ``x.shape`` (a ``(B, T)`` mask for ``(B, T, D)`` data) or exactly
   ``x.shape``; it is broadcast over the trailing axes.
-* Values at masked positions never influence a result: they are replaced
-  (with ``where``) by the operation's identity *before* the operation, so
-  NaN and inf under the mask change nothing.
+* Values at masked positions never influence a result: reductions skip them
+  (NumPy's ``where=``) and element-wise steps replace them (``np.where``)
+  before the operation, so NaN and inf under the mask change nothing.
 * Valid values behave as in the unmasked NumPy operation: a NaN among the
   valid values propagates, and with an all-``True`` mask every function equals
   its unmasked counterpart.
@@ -107,25 +107,10 @@ def _count(m: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
 def _masked_total(x, m, axes, keepdims, dtype) -> np.ndarray:
     """``sum(where(m, x, 0))`` over ``axes``, accumulated in ``dtype``.
 
-    Shortcut, same answer: for a reduction over the mask's last axis (the
-    pooling case: a ``(B, T)`` mask, ``(B, T, D)`` data, axis 1), a batched
-    matmul of the 0/1 mask with ``x`` reads ``x`` once without a masked copy.
-    It is exact for finite data (a masked value times 0 is 0); if its result
-    is not finite (NaN or inf somewhere in the slice, masked or not), the
-    ``where`` form gives the answer.
+    NumPy's ``where=`` makes the reduction skip masked elements without
+    reading them into the sum (and without a masked copy of ``x``).
     """
-    a = axes[0] if len(axes) == 1 else -1
-    if (0 <= a < x.ndim - 1 and x.dtype == dtype and dtype.kind == "f"
-            and m.shape[a] == x.shape[a] and all(n == 1 for n in m.shape[a + 1:])):
-        rows = int(np.prod(x.shape[:a], dtype=np.int64))
-        features = int(np.prod(x.shape[a + 1:], dtype=np.int64))
-        weights = m.reshape(rows, 1, x.shape[a]).astype(dtype)
-        with np.errstate(invalid="ignore", over="ignore"):
-            total = np.matmul(weights, x.reshape(rows, x.shape[a], features))
-        if np.isfinite(total).all():
-            total = total.reshape(x.shape[:a] + (1,) + x.shape[a + 1:])
-            return total if keepdims else total.reshape(x.shape[:a] + x.shape[a + 1:])
-    return np.sum(np.where(m, x, 0), axis=axes, keepdims=keepdims, dtype=dtype)
+    return np.sum(x, axis=axes, keepdims=keepdims, dtype=dtype, where=m)
 
 
 def _finish(result, has_valid, empty, dtype: np.dtype, name: str = "empty") -> np.ndarray:
@@ -174,7 +159,7 @@ def masked_prod(x, mask, axis=None, keepdims=False, *, empty=1) -> np.ndarray:
     """
     x, m, axes = _prepare(x, mask, axis)
     out = sum_dtype(x.dtype)
-    total = np.prod(np.where(m, x, 1), axis=axes, keepdims=keepdims, dtype=_work(out))
+    total = np.prod(x, axis=axes, keepdims=keepdims, dtype=_work(out), where=m)
     return _finish(total, _count(m, x.shape, axes, keepdims) > 0, empty, out)
 
 
@@ -252,7 +237,7 @@ def _masked_extreme(x, mask, axis, keepdims, empty, largest: bool) -> np.ndarray
     x, m, axes = _prepare(x, mask, axis)
     fill = _identity_of_max(x.dtype, largest)
     reduce = np.max if largest else np.min
-    result = reduce(np.where(m, x, fill), axis=axes, keepdims=keepdims, initial=fill)
+    result = reduce(x, axis=axes, keepdims=keepdims, initial=fill, where=m)
     empty = fill if empty is None else empty
     return _finish(result, _count(m, x.shape, axes, keepdims) > 0, empty, x.dtype)
 
