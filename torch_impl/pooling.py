@@ -3,6 +3,8 @@
 ``keras.layers.GlobalMaxPooling1D`` ignores the mask (padding takes part in
 the max); these modules apply :func:`masked_mean` / :func:`masked_max` over
 the time axis instead, so padding never reaches the result or its gradient.
+They are torch_impl's alone (the reference has no modules); the Keras twins
+are ``tf_impl.MaskedGlobalAveragePooling1D`` and ``tf_impl.MaskedGlobalMaxPooling1D``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,16 @@ from torch import nn
 
 from .reductions import masked_max, masked_mean
 
+__all__ = ["MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"]
+
 
 class _MaskedGlobalPooling1D(nn.Module):
+    """Pools ``(B, T, D)`` data over ``T`` with a ``(B, T)`` bool mask (None: all valid).
+
+    ``keepdims=True`` returns ``(B, 1, D)``; ``empty`` is what a row with no
+    valid step gives (None: the reduction's default).
+    """
+
     def __init__(self, keepdims: bool = False, empty: object = None) -> None:
         super().__init__()
         self.keepdims = keepdims
@@ -22,11 +32,13 @@ class _MaskedGlobalPooling1D(nn.Module):
     def extra_repr(self) -> str:
         return f"keepdims={self.keepdims}, empty={self.empty!r}"
 
-    def _pool(self, x, mask):  # pragma: no cover - overridden
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Pool ``x`` of shape ``(B, T, D)`` over ``T``; ``mask`` is ``(B, T)`` bool or None."""
+        if x.ndim != 3:
+            raise ValueError(f"x must have shape (B, T, D), got shape {tuple(x.shape)}")
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         return self._pool(x, mask)
@@ -36,14 +48,14 @@ class MaskedGlobalAveragePooling1D(_MaskedGlobalPooling1D):
     """Mean over the valid time steps of ``(B, T, D)`` data: ``masked_mean(x, mask, axis=1)``.
 
     A row with no valid step gives ``empty`` (default NaN, as Keras's
-    ``GlobalAveragePooling1D``).
+    ``GlobalAveragePooling1D``); its gradient is 0.
 
     >>> pool = MaskedGlobalAveragePooling1D()
     >>> pool(torch.tensor([[[1.0], [3.0], [float("nan")]]]), torch.tensor([[True, True, False]]))
     tensor([[2.]])
     """
 
-    def _pool(self, x, mask):
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         empty = float("nan") if self.empty is None else self.empty
         return masked_mean(x, mask, axis=1, keepdims=self.keepdims, empty=empty)
 
@@ -52,12 +64,12 @@ class MaskedGlobalMaxPooling1D(_MaskedGlobalPooling1D):
     """Max over the valid time steps of ``(B, T, D)`` data: ``masked_max(x, mask, axis=1)``.
 
     A row with no valid step gives ``empty`` (default ``-inf`` for floats,
-    the identity of max).
+    the identity of max); its gradient is 0.
 
     >>> pool = MaskedGlobalMaxPooling1D()
     >>> pool(torch.tensor([[[1.0], [1e6]]]), torch.tensor([[True, False]]))
     tensor([[1.]])
     """
 
-    def _pool(self, x, mask):
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return masked_max(x, mask, axis=1, keepdims=self.keepdims, empty=self.empty)
