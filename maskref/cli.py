@@ -3,6 +3,8 @@
 ``maskref report`` runs the conformance cases against every installed
 framework and prints which APIs agree with the reference and which diverge.
 ``maskref cases`` lists the registered cases without running them.
+``maskref conventions`` prints the table of mask conventions (what ``True``,
+``1`` or ``-inf`` means to each framework's argument).
 """
 
 from __future__ import annotations
@@ -41,12 +43,30 @@ def parser() -> argparse.ArgumentParser:
                    help="show progress on stderr (default: when stderr is a terminal)")
     c = sub.add_parser("cases", help="list the registered conformance cases")
     c.add_argument("--only", metavar="PATTERN")
+    sub.add_parser("conventions",
+                   help="print what True/1/-inf means in each framework's mask argument")
     return p
+
+
+def conventions_table() -> str:
+    """The named mask conventions as a Markdown table."""
+    from reference.conventions import NAMED_CONVENTIONS
+
+    rows = ["| argument | convention | shape | note |", "|---|---|---|---|"]
+    rows += [f"| `{c.name}` | {c.convention} | {c.shape} | {c.note} |"
+             for c in NAMED_CONVENTIONS.values()]
+    legend = ("keep: bool, True = valid; drop: bool, True = masked out; int: 1 = valid, "
+              "0 = masked; additive: 0 = valid, -inf = masked; additive_min: 0 = valid, "
+              "the dtype's most negative finite value = masked.")
+    return "\n".join(rows + ["", legend])
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.command == "conventions":
+        print(conventions_table())
+        return 0
     if args.command == "cases":
         from .conformance import all_cases
         from .report import select

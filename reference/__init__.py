@@ -4,6 +4,15 @@ Importing this package imports NumPy and nothing else (no TensorFlow, no
 torch). ``tf_impl`` and ``torch_impl`` mirror this API module by module.
 """
 
+from .attention import (
+    attention_mask,
+    attention_weights,
+    causal_mask,
+    scaled_dot_product_attention,
+    segment_ids_from_lengths,
+    segment_mask,
+)
+from .conventions import convert_mask, mask_convention
 from .masks import (
     apply_mask,
     expand_mask,
@@ -37,8 +46,13 @@ BACKEND = "reference"
 __all__ = [
     "BACKEND",
     "apply_mask",
+    "attention_mask",
+    "attention_weights",
+    "causal_mask",
+    "convert_mask",
     "expand_mask",
     "lengths_from_mask",
+    "mask_convention",
     "mask_from_ids",
     "mask_from_value",
     "masked_all",
@@ -59,6 +73,9 @@ __all__ = [
     "masked_var",
     "pad_flat",
     "pad_sequences",
+    "scaled_dot_product_attention",
+    "segment_ids_from_lengths",
+    "segment_mask",
     "sequence_mask",
     "unpad_sequences",
 ]

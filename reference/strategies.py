@@ -22,10 +22,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ._dtypes import NUMERIC_DTYPES
+from .attention import ALIGNS, aligned_mask_shape, band_rule
 
 __all__ = [
     "FLOAT_DTYPES",
     "INT_DTYPES",
+    "attention_batches",
+    "attention_masks",
     "dtypes",
     "elements",
     "inner_shapes",
@@ -168,3 +171,77 @@ def token_ids(
     )
     mask = draw(masks((batch, steps)))
     return np.where(mask, ids, pad_id)
+
+
+#: The mask layouts :func:`attention_masks` draws, for scores of shape ``(..., L, S)``.
+ATTENTION_MASK_LAYOUTS = ("none", "LS", "BLS", "full", "key_padding")
+
+
+@st.composite
+def attention_masks(draw, scores_shape: tuple[int, ...],
+                    layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS) -> np.ndarray | None:
+    """A boolean attention mask for scores of ``scores_shape`` ``(..., L, S)``, or None.
+
+    Layouts: ``"LS"`` ``(L, S)``; ``"BLS"`` ``(B, L, S)`` (scores of rank >= 3);
+    ``"full"`` the scores' rank with some axes of size 1; ``"key_padding"``
+    ``(B, 1, ..., 1, S)``, pre/post/holes. Fully masked rows occur naturally.
+    """
+    n = len(scores_shape)
+    usable = [lay for lay in layouts if lay not in ("BLS", "key_padding") or n >= 3]
+    layout = draw(st.sampled_from(usable))
+    lq, lk = scores_shape[-2:]
+    if layout == "none":
+        return None
+    if layout == "LS":
+        return draw(masks((lq, lk)))
+    if layout == "BLS":
+        return draw(masks((scores_shape[0], lq, lk)))
+    if layout == "key_padding":
+        keys = draw(masks((scores_shape[0], lk)))
+        return keys.reshape((scores_shape[0],) + (1,) * (n - 2) + (lk,))
+    shape = tuple(d if draw(st.booleans()) else 1 for d in scores_shape[:-2]) + (lq, lk)
+    return draw(masks(shape))
+
+
+@st.composite
+def attention_batches(draw, dtype: np.dtype | st.SearchStrategy | None = None, *,
+                      max_batch: int = 3, max_heads: int = 2, max_len: int = 5,
+                      max_embed: int = 4, plant: bool = True,
+                      layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS) -> dict:
+    """Inputs of ``scaled_dot_product_attention`` as a dict of keyword arguments.
+
+    ``query (..., L, E)``, ``key (..., S, E)``, ``value (..., S, Ev)`` with 0, 1
+    or 2 batch axes (``(B,)`` or ``(B, H)``), sizes from 0; ``mask`` from
+    :func:`attention_masks`; ``causal`` with either ``align`` and sometimes a
+    ``window``. With ``plant=True``, NaN or inf is planted in the key and
+    value vectors that no query of their slice can see and in the query rows
+    that see no key, so that any leak of masked data shows.
+    """
+    dtype = draw(dtypes("f")) if dtype is None else dtype
+    dtype = np.dtype(draw(dtype) if isinstance(dtype, st.SearchStrategy) else dtype)
+    batch = tuple(draw(st.integers(0, max_batch)) for _ in range(draw(st.integers(0, 1))))
+    if batch and draw(st.booleans()):
+        batch += (draw(st.integers(1, max_heads)),)
+    lq, lk = draw(st.integers(0, max_len)), draw(st.integers(0, max_len))
+    embed, embed_v = draw(st.integers(0, max_embed)), draw(st.integers(0, max_embed))
+    values = st.floats(-2, 2, width=dtype.itemsize * 8, allow_subnormal=False)
+    query = draw(hnp.arrays(dtype, batch + (lq, embed), elements=values))
+    key = draw(hnp.arrays(dtype, batch + (lk, embed), elements=values))
+    value = draw(hnp.arrays(dtype, batch + (lk, embed_v), elements=values))
+    mask = draw(attention_masks(batch + (lq, lk), layouts))
+    causal = draw(st.booleans())
+    align = draw(st.sampled_from(ALIGNS))
+    window = draw(st.none() | st.integers(1, 3)) if draw(st.integers(0, 3)) == 0 else None
+    if plant and query.size + key.size + value.size:
+        full = np.ones(batch + (lq, lk), bool)
+        if mask is not None:
+            full = full & mask.reshape(aligned_mask_shape(mask.shape, full.shape))
+        if causal or window is not None:
+            full = full & band_rule(lq, lk, causal, align, window)
+        poison = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        query = np.where(full.any(-1)[..., None], query, poison).astype(dtype)
+        unseen = ~full.any(-2)[..., None]
+        key = np.where(unseen, poison, key).astype(dtype)
+        value = np.where(unseen, poison, value).astype(dtype)
+    return dict(query=query, key=key, value=value, mask=mask, causal=causal, align=align,
+                window=window)

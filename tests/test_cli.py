@@ -87,3 +87,10 @@ def test_report_without_a_framework_lists_it_and_names_the_extra(monkeypatch):
     text = out.getvalue()
     assert "not installed" in text and "needs maskref_no_such_module" in text
     assert "more cases with: pip install -c constraints.txt 'maskref[" in text
+
+
+def test_conventions_prints_the_table(capsys):
+    assert cli.main(["conventions"]) == 0
+    out = capsys.readouterr().out
+    assert "| `torch.nn.MultiheadAttention.key_padding_mask` | drop |" in out
+    assert "| `transformers` | int |" in out

@@ -7,7 +7,14 @@ report pick it up from here.
 
 from __future__ import annotations
 
-from . import invariants, native_masks, native_padding, native_reductions, operations
+from . import (
+    invariants,
+    invariants_attention,
+    native_masks,
+    native_padding,
+    native_reductions,
+    operations,
+)
 from .core import Case, Finding, Raised, check_inputs, describe, differences, outcome, probe
 
 __all__ = [
@@ -27,6 +34,7 @@ def all_cases() -> list[Case]:
     """Every registered case: the reference's laws, maskref's backends, the frameworks' APIs."""
     cases = (
         invariants.cases()
+        + invariants_attention.cases()
         + operations.backend_cases()
         + native_padding.cases()
         + native_masks.cases()
