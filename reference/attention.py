@@ -20,7 +20,8 @@ Rules shared by the functions below:
   masked ones included: what a uniform softmax gives, Keras's fused path).
 * **Masked keys.** A hidden (query, key) pair never influences its row. A key
   that no query of its slice can see (padding) is replaced by zeros before any
-  arithmetic, so NaN or inf stored there changes nothing, gradients included.
+  arithmetic, so NaN or inf stored there changes nothing, gradients included
+  (except through ``empty="mean"``, which by definition averages every value).
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def causal_mask(query_len: int, key_len: int | None = None, *, align: str = "top
     array([[1, 1, 1, 0],
            [1, 1, 1, 1]])
     """
+    if query_len is None:
+        raise TypeError("query_len must be a non-negative int, got None")
     lq = check_maxlen(query_len, "query_len")
     lk = lq if key_len is None else check_maxlen(key_len, "key_len")
     check_choice("align", align, ALIGNS)
@@ -460,8 +463,8 @@ def scaled_dot_product_attention(query: object, key: object, value: object, mask
     if np.isfinite(vv).all():
         out = np.matmul(weights, vv)  # hidden pairs have weight 0 and finite values
     else:  # exclude hidden pairs explicitly: 0 * inf would be NaN
-        terms = np.where(m[..., None], weights[..., None] * vv[..., None, :, :], 0)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
+            terms = np.where(m[..., None], weights[..., None] * vv[..., None, :, :], 0)
             out = terms.sum(axis=-2)
     if empty == "mean":
         lk = v.shape[-2]

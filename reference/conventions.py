@@ -58,7 +58,8 @@ def _named(*rows: tuple[str, str, str, str]) -> dict[str, NamedConvention]:
 NAMED_CONVENTIONS: dict[str, NamedConvention] = _named(
     ("keras", "keep", "(B, T) with (B, T, ...) data; MultiHeadAttention attention_mask "
      "(B, Lq, Lk) or broadcastable",
-     "any nonzero value is read as True; a (B, Lk) attention_mask is misread as (Lq, Lk)"),
+     "any nonzero value is read as True; a (B, Lk) attention_mask is read as (Lq, Lk): "
+     "silently wrong when B == Lq, an error otherwise (pass a (B, 1, Lk) mask)"),
     ("keras.ops.dot_product_attention", "keep", "mask broadcastable to (B, N, T, S)",
      "a fully masked row gives the mean of the values; `bias` is additive"),
     ("torch.nn.MultiheadAttention.key_padding_mask", "drop", "(B, S)",

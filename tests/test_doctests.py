@@ -9,9 +9,9 @@ import pytest
 from conftest import FRAMEWORK, require
 
 MODULES = ["reference._checks", "reference._dtypes", "reference.padding", "reference.masks",
-           "reference.reductions"]
+           "reference.reductions", "reference.conventions", "reference.attention"]
 BACKEND_MODULES = [f"{b}.{m}" for b in FRAMEWORK for m in ("padding", "masks", "reductions",
-                                                           "pooling")]
+                                                           "pooling", "conventions", "attention")]
 
 
 @pytest.mark.parametrize("name", MODULES + BACKEND_MODULES)

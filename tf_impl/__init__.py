@@ -3,10 +3,19 @@
 Same modules, functions, signatures, defaults and errors as :mod:`reference`;
 results are ``tf.Tensor`` (masks ``tf.bool``, lengths ``tf.int64``). Inputs
 may be tensors, NumPy arrays or Python lists; ``pad_sequences`` also takes a
-``tf.RaggedTensor`` or a list of tensors. String and object dtypes are
-reference-only.
+``tf.RaggedTensor`` or a list of tensors, ``segment_ids_from_lengths`` a
+``tf.RaggedTensor``. String and object dtypes are reference-only.
 """
 
+from .attention import (
+    attention_mask,
+    attention_weights,
+    causal_mask,
+    scaled_dot_product_attention,
+    segment_ids_from_lengths,
+    segment_mask,
+)
+from .conventions import convert_mask, mask_convention
 from .masks import (
     apply_mask,
     expand_mask,
@@ -43,8 +52,13 @@ __all__ = [
     "MaskedGlobalAveragePooling1D",
     "MaskedGlobalMaxPooling1D",
     "apply_mask",
+    "attention_mask",
+    "attention_weights",
+    "causal_mask",
+    "convert_mask",
     "expand_mask",
     "lengths_from_mask",
+    "mask_convention",
     "mask_from_ids",
     "mask_from_value",
     "masked_all",
@@ -65,6 +79,9 @@ __all__ = [
     "masked_var",
     "pad_flat",
     "pad_sequences",
+    "scaled_dot_product_attention",
+    "segment_ids_from_lengths",
+    "segment_mask",
     "sequence_mask",
     "unpad_sequences",
 ]

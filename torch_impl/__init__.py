@@ -6,6 +6,15 @@ Tensors, NumPy arrays and Python lists are accepted wherever the reference
 accepts them. String and object data are the reference's alone.
 """
 
+from .attention import (
+    attention_mask,
+    attention_weights,
+    causal_mask,
+    scaled_dot_product_attention,
+    segment_ids_from_lengths,
+    segment_mask,
+)
+from .conventions import convert_mask, mask_convention
 from .masks import (
     apply_mask,
     expand_mask,
@@ -42,8 +51,13 @@ __all__ = [
     "MaskedGlobalAveragePooling1D",
     "MaskedGlobalMaxPooling1D",
     "apply_mask",
+    "attention_mask",
+    "attention_weights",
+    "causal_mask",
+    "convert_mask",
     "expand_mask",
     "lengths_from_mask",
+    "mask_convention",
     "mask_from_ids",
     "mask_from_value",
     "masked_all",
@@ -64,6 +78,9 @@ __all__ = [
     "masked_var",
     "pad_flat",
     "pad_sequences",
+    "scaled_dot_product_attention",
+    "segment_ids_from_lengths",
+    "segment_mask",
     "sequence_mask",
     "unpad_sequences",
 ]

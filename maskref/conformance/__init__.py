@@ -10,6 +10,8 @@ from __future__ import annotations
 from . import (
     invariants,
     invariants_attention,
+    native_attention_keras,
+    native_attention_torch,
     native_masks,
     native_padding,
     native_reductions,
@@ -39,6 +41,8 @@ def all_cases() -> list[Case]:
         + native_padding.cases()
         + native_masks.cases()
         + native_reductions.cases()
+        + native_attention_torch.cases()
+        + native_attention_keras.cases()
     )
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -106,6 +106,8 @@ def outcome(fn: Callable[[Inputs], Any], inputs: Inputs) -> Any:
 
 def to_numpy(value: Any) -> Any:
     """Framework tensors (and lists/tuples of them) as NumPy arrays."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return type(value)(*(to_numpy(v) for v in value))
     if isinstance(value, (list, tuple)):
         return type(value)(to_numpy(v) for v in value)
     if value is None or isinstance(value, (np.ndarray, int, float, bool)):

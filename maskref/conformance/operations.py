@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from reference import strategies as rs
+from reference.attention import ALIGNS, ATTENTION_EMPTY
+from reference.conventions import CONVENTIONS, NAMED_CONVENTIONS
 
 from .core import Case, Inputs
 
@@ -26,7 +28,7 @@ BACKENDS = {"tf_impl": ("tensorflow",), "torch_impl": ("torch",)}
 
 def rarely(strategy: st.SearchStrategy, other: st.SearchStrategy) -> st.SearchStrategy:
     """``strategy`` most of the time, ``other`` about one time in eight."""
-    return st.integers(0, 7).flatmap(lambda i: other if i == 0 else strategy)
+    return st.integers(0, 7).flatmap(lambda i: other if i == 7 else strategy)
 
 
 maxlens = rarely(st.none() | st.integers(0, 9), st.integers(-2, -1))
@@ -136,6 +138,9 @@ FLOAT_TOLERANCES = {
     "float64": (1e-10, 1e-10),
 }
 
+#: Attention: float16 kernels round the scores and the weights to float16.
+ATTENTION_TOLERANCES = dict(FLOAT_TOLERANCES, float16=(2e-2, 2e-2))
+
 REDUCTIONS = (
     "masked_sum", "masked_mean", "masked_max", "masked_min", "masked_prod", "masked_var",
     "masked_std", "masked_logsumexp", "masked_count", "masked_any", "masked_all",
@@ -231,6 +236,150 @@ def scan_inputs(name: str):
     return draw_inputs
 
 
+# -- conventions and attention --------------------------------------------------------
+
+convention_names = st.sampled_from(CONVENTIONS + tuple(NAMED_CONVENTIONS))
+
+
+@st.composite
+def mask_in(draw, convention: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask of ``shape`` written in ``convention`` (through the reference's own writer)."""
+    from reference import convert_mask, mask_convention
+
+    keep = draw(hnp.arrays(np.bool_, shape))
+    kind = mask_convention(convention).convention
+    dtype = None
+    if kind == "int":
+        dtype = draw(st.sampled_from(["int64", "int32", "uint8", "float32"]))
+    elif kind.startswith("additive"):
+        dtype = draw(st.sampled_from(["float32", "float64", "float16"]))
+    mask = convert_mask(keep, "keep", convention, dtype=dtype)
+    if kind.startswith("additive") and mask.size and draw(st.booleans()):
+        # other spellings of "masked" and soft biases that stay valid
+        masked = draw(st.sampled_from([-1e9, -1e4, -6e4, -np.inf]))
+        soft = draw(st.sampled_from([0.0, -1.0, 0.5, -9999.0]))
+        with np.errstate(over="ignore"):
+            mask = np.where(keep, soft, masked).astype(mask.dtype)
+    return mask
+
+
+@st.composite
+def convert_mask_inputs(draw) -> Inputs:
+    source, target = draw(convention_names), draw(convention_names)
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+    mask = draw(mask_in(source, shape))
+    inputs = dict(mask=mask, source=source, target=target)
+    damage = draw(st.integers(0, 9))
+    if damage == 9 and mask.size:  # a value no convention of its dtype allows
+        bad = mask.copy()
+        if bad.dtype.kind == "f":
+            bad.flat[0] = draw(st.sampled_from([np.nan, 2.0, 0.5]))
+        elif bad.dtype.kind in "iu":
+            bad.flat[0] = 2
+        inputs["mask"] = bad
+    elif damage == 8:
+        with np.errstate(invalid="ignore"):
+            inputs["mask"] = mask.astype(draw(st.sampled_from(["bool", "int64", "float32"])))
+    elif damage == 7:
+        inputs[draw(st.sampled_from(["source", "target"]))] = draw(
+            st.sampled_from(["Keep", "torch", "bool", ""]))
+    if draw(st.integers(0, 3)) == 0:
+        inputs["dtype"] = draw(st.sampled_from(["bool", "int32", "int64", "float16", "float32",
+                                                "float64"]))
+    if draw(st.integers(0, 7)) == 7:
+        inputs["threshold"] = draw(st.sampled_from([-0.5, -1e9, 0.0, 1.0]))
+    return inputs
+
+
+def mask_convention_inputs() -> st.SearchStrategy[Inputs]:
+    return st.builds(dict, name=rarely(convention_names, st.sampled_from(["KEEP", "torch", 3])))
+
+
+lens_or_bad = rarely(st.integers(0, 6), st.sampled_from([-1, 2.0, True]))
+windows = rarely(st.none() | st.integers(1, 4), st.sampled_from([0, -1, 1.5]))
+aligns = rarely(st.sampled_from(ALIGNS), st.sampled_from(["top-left", "left"]))
+
+
+@st.composite
+def causal_mask_inputs(draw) -> Inputs:
+    inputs = dict(query_len=draw(lens_or_bad))
+    if draw(st.booleans()):
+        inputs["key_len"] = draw(st.none() | lens_or_bad)
+    return dict(inputs, align=draw(aligns), window=draw(windows))
+
+
+@st.composite
+def segment_ids(draw, batch: int, steps: int) -> np.ndarray:
+    """Packed rows: documents numbered 1, 2, ... then padding 0 (or holes, sometimes)."""
+    ids = draw(hnp.arrays(np.int64, (batch, steps), elements=st.integers(0, 3)))
+    return np.sort(ids, axis=1)[:, ::-1] if draw(st.booleans()) else ids
+
+
+@st.composite
+def attention_mask_inputs(draw) -> Inputs:
+    batch, lq = draw(st.integers(0, 3)), draw(st.integers(0, 5))
+    lk = draw(st.sampled_from([lq, draw(st.integers(0, 5))]))
+    inputs: Inputs = {}
+    if draw(st.booleans()):
+        inputs["query_mask"] = draw(rs.masks((batch, lq)))
+    if draw(st.booleans()):
+        inputs["key_mask"] = draw(rs.masks((batch, lk)))
+    if draw(st.integers(0, 2)) == 0:
+        ids = draw(segment_ids(batch, lq))
+        inputs["segment_ids"] = ids if lq == lk and draw(st.booleans()) else (
+            ids, draw(segment_ids(batch, lk)))
+    if not inputs or draw(st.integers(0, 3)) == 0:
+        inputs["query_len"] = lq
+        if draw(st.booleans()):
+            inputs["key_len"] = lk
+    inputs.update(causal=draw(st.booleans()), align=draw(aligns), window=draw(windows))
+    if draw(st.integers(0, 9)) == 9:  # sizes that disagree
+        inputs["query_len"] = lq + 1
+    return inputs
+
+
+@st.composite
+def segment_mask_inputs(draw) -> Inputs:
+    batch, lq = draw(st.integers(0, 3)), draw(st.integers(0, 5))
+    inputs = dict(query_segment_ids=draw(segment_ids(batch, lq)))
+    if draw(st.booleans()):
+        other = draw(rarely(st.just(batch), st.just(batch + 1)))
+        inputs["key_segment_ids"] = draw(segment_ids(other, draw(st.integers(0, 5))))
+    if draw(st.integers(0, 9)) == 9:
+        inputs["query_segment_ids"] = inputs["query_segment_ids"].astype(np.float32)
+    return inputs
+
+
+@st.composite
+def segment_ids_from_lengths_inputs(draw) -> Inputs:
+    lengths = draw(hnp.arrays(np.int64, (draw(st.integers(0, 3)), draw(st.integers(0, 3))),
+                              elements=rarely(st.integers(0, 3), st.just(-1))))
+    total = int(lengths.sum(axis=1).max()) if lengths.size else 0
+    seqlen = draw(rarely(st.integers(total, total + 3), st.integers(0, max(total - 1, 0))))
+    return dict(lengths_per_row=lengths, seqlen=seqlen)
+
+
+@st.composite
+def attention_inputs(draw, values: bool = True) -> Inputs:
+    inputs = draw(rs.attention_batches())
+    if not values:
+        del inputs["value"]
+    if draw(st.integers(0, 3)) == 0:
+        inputs["scale"] = draw(st.sampled_from([0.0, 0.5, 2.0]))
+    inputs["empty"] = draw(rarely(st.sampled_from(ATTENTION_EMPTY), st.just("uniform")))
+    damage = draw(st.integers(0, 15))
+    if damage == 15 and inputs["mask"] is not None:  # a key-padding (B, S) mask is refused
+        inputs["mask"] = np.ones(inputs["mask"].shape + (2,), bool)
+    elif damage == 14 and inputs["mask"] is not None:
+        inputs["mask"] = inputs["mask"].astype(np.int64)
+    elif damage == 13:
+        inputs["key"] = inputs["key"].astype(np.float64 if inputs["key"].dtype != np.float64
+                                             else np.float32)
+    elif damage == 12:
+        inputs["window"] = 0
+    return inputs
+
+
 @dataclass(frozen=True)
 class Operation:
     """One reference function, the inputs to draw, and which arguments are tensors."""
@@ -261,6 +410,19 @@ OPERATIONS = [
         Operation(name, scan_inputs(name), tensors=("x", "mask"), tolerances=FLOAT_TOLERANCES)
         for name in SCANS
     ),
+    Operation("convert_mask", convert_mask_inputs, tensors=("mask",)),
+    Operation("mask_convention", mask_convention_inputs),
+    Operation("causal_mask", causal_mask_inputs),
+    Operation("attention_mask", attention_mask_inputs,
+              tensors=("query_mask", "key_mask", "segment_ids")),
+    Operation("segment_mask", segment_mask_inputs,
+              tensors=("query_segment_ids", "key_segment_ids")),
+    Operation("segment_ids_from_lengths", segment_ids_from_lengths_inputs,
+              tensors=("lengths_per_row",)),
+    Operation("attention_weights", lambda: attention_inputs(values=False),
+              tensors=("query", "key", "mask"), tolerances=ATTENTION_TOLERANCES),
+    Operation("scaled_dot_product_attention", attention_inputs,
+              tensors=("query", "key", "value", "mask"), tolerances=ATTENTION_TOLERANCES),
 ]
 
 
@@ -273,6 +435,16 @@ def to_native(backend: str, array: np.ndarray) -> Any:
     import tensorflow as tf
 
     return tf.constant(array)
+
+
+def tensors_to_native(backend: str, value: Any) -> Any:
+    """An array, a tuple of arrays or None, with every array as the backend's tensor."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        parts = [tensors_to_native(backend, v) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    return to_native(backend, np.asarray(value))
 
 
 def sequences_to_native(backend: str, seqs: list[np.ndarray]) -> Any:
@@ -302,7 +474,8 @@ def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
         module = importlib.import_module(backend)
         args = dict(inputs)
         for key in op.tensors:
-            args[key] = to_native(backend, np.asarray(args[key]))
+            if key in args:
+                args[key] = tensors_to_native(backend, args[key])
         if op.sequences:
             args[op.sequences] = sequences_to_native(backend, args[op.sequences])
         return getattr(module, op.name)(**args)
