@@ -27,34 +27,19 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from _timing import side_by_side
+
 import reference as ref
 
 SHAPE = (8, 8, 1024, 64)
 TARGET = 1.3
 TARGETS: list[tuple[str, float, float]] = []  # (what, ratio, limit)
-
-
-def side_by_side(fns: dict[str, Callable[[], object]], repeat: int,
-                 warmup: int = 2) -> dict[str, float]:
-    """Median time of each function, the functions called in turn ``repeat`` times."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def pair(label: str, ours: float, base_label: str, base: float, target: bool = False) -> None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import time
 from collections.abc import Callable
 
+import _timing as timing
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -39,16 +39,7 @@ TARGETS: list[tuple[str, float, float, str]] = []  # (what, value, limit, "<=" o
 
 def side_by_side(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
     """Best time of each function, the functions called in turn ``repeat`` times."""
-    for fn in fns.values():
-        fn()  # warm up: allocations, kernels, traces
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
+    return timing.side_by_side(fns, repeat, summary=min)
 
 def pair(label: str, masked: float, plain_label: str, plain: float,
          limit: float | None = None) -> None:

@@ -9,9 +9,11 @@ import pytest
 from conftest import FRAMEWORK, require
 
 MODULES = ["reference._checks", "reference._dtypes", "reference.padding", "reference.masks",
-           "reference.reductions", "reference.conventions", "reference.attention"]
+           "reference.reductions", "reference.conventions", "reference.attention",
+           "reference.ragged"]
 BACKEND_MODULES = [f"{b}.{m}" for b in FRAMEWORK for m in ("padding", "masks", "reductions",
-                                                           "pooling", "conventions", "attention")]
+                                                           "pooling", "conventions", "attention",
+                                                           "ragged")]
 
 
 @pytest.mark.parametrize("name", MODULES + BACKEND_MODULES)

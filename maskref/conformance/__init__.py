@@ -10,10 +10,12 @@ from __future__ import annotations
 from . import (
     invariants,
     invariants_attention,
+    invariants_ragged,
     native_attention_keras,
     native_attention_torch,
     native_masks,
     native_padding,
+    native_ragged,
     native_reductions,
     operations,
 )
@@ -37,12 +39,14 @@ def all_cases() -> list[Case]:
     cases = (
         invariants.cases()
         + invariants_attention.cases()
+        + invariants_ragged.cases()
         + operations.backend_cases()
         + native_padding.cases()
         + native_masks.cases()
         + native_reductions.cases()
         + native_attention_torch.cases()
         + native_attention_keras.cases()
+        + native_ragged.cases()
     )
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -483,6 +483,13 @@ def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
     return call
 
 
+def ragged_operations() -> list[Operation]:
+    """The operations of ``reference.ragged`` (their strategies live in their own module)."""
+    from .operations_ragged import RAGGED_OPERATIONS
+
+    return RAGGED_OPERATIONS
+
+
 def backend_cases() -> list[Case]:
     """One agreement case per operation and backend (the backend's own tensors in)."""
     return [
@@ -497,6 +504,6 @@ def backend_cases() -> list[Case]:
             same_error_class=True,
             tolerances=op.tolerances,
         )
-        for op in OPERATIONS
+        for op in OPERATIONS + ragged_operations()
         for backend, requires in BACKENDS.items()
     ]
