@@ -13,6 +13,14 @@ from .attention import (
     segment_mask,
 )
 from .conventions import convert_mask, mask_convention
+from .flow import (
+    concatenate_masks,
+    flow_mask,
+    masking_values,
+    merge_masks,
+    merge_masks_strict,
+    merge_values,
+)
 from .masks import (
     apply_mask,
     expand_mask,
@@ -65,9 +73,11 @@ __all__ = [
     "attention_mask",
     "attention_weights",
     "causal_mask",
+    "concatenate_masks",
     "convert_mask",
     "expand_mask",
     "first_valid",
+    "flow_mask",
     "last_valid",
     "lengths_from_mask",
     "lengths_from_row_splits",
@@ -90,6 +100,10 @@ __all__ = [
     "masked_std",
     "masked_sum",
     "masked_var",
+    "masking_values",
+    "merge_masks",
+    "merge_masks_strict",
+    "merge_values",
     "pack_sequences",
     "pad_flat",
     "pad_sequences",

@@ -10,10 +10,10 @@ from conftest import FRAMEWORK, require
 
 MODULES = ["reference._checks", "reference._dtypes", "reference.padding", "reference.masks",
            "reference.reductions", "reference.conventions", "reference.attention",
-           "reference.ragged"]
+           "reference.ragged", "reference.flow"]
 BACKEND_MODULES = [f"{b}.{m}" for b in FRAMEWORK for m in ("padding", "masks", "reductions",
                                                            "pooling", "conventions", "attention",
-                                                           "ragged")]
+                                                           "ragged", "flow")]
 
 
 @pytest.mark.parametrize("name", MODULES + BACKEND_MODULES)

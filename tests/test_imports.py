@@ -48,7 +48,8 @@ def test_backend_mirrors_the_reference(name):
 @pytest.mark.parametrize("name", ["tf_impl", "torch_impl"])
 def test_backend_modules_mirror_the_reference_modules(name):
     require(FRAMEWORK[name])
-    for module in ("padding", "masks", "reductions", "conventions", "attention", "ragged"):
+    for module in ("padding", "masks", "reductions", "conventions", "attention", "ragged",
+                   "flow"):
         ref_mod = importlib.import_module(f"reference.{module}")
         mod = importlib.import_module(f"{name}.{module}")
         assert set(ref_mod.__all__) <= set(dir(mod)), module

@@ -5,6 +5,9 @@ the max); these modules apply :func:`masked_mean` / :func:`masked_max` over
 the time axis instead, so padding never reaches the result or its gradient.
 They are torch_impl's alone (the reference has no modules); the Keras twins
 are ``tf_impl.MaskedGlobalAveragePooling1D`` and ``tf_impl.MaskedGlobalMaxPooling1D``.
+Their ``compute_mask`` (always None: the time axis is gone) makes them
+mask-aware in :class:`torch_impl.flow.MaskedSequential`, which calls
+``forward(x, mask=mask)``; called directly they take ``(x, mask)`` as before.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class _MaskedGlobalPooling1D(nn.Module):
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         return self._pool(x, mask)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """None: the mask is consumed (Keras's ``GlobalAveragePooling1D.compute_mask``)."""
+        return None
 
 
 class MaskedGlobalAveragePooling1D(_MaskedGlobalPooling1D):

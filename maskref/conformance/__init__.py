@@ -13,6 +13,7 @@ from . import (
     invariants_ragged,
     native_attention_keras,
     native_attention_torch,
+    native_flow_keras,
     native_masks,
     native_padding,
     native_ragged,
@@ -47,6 +48,7 @@ def all_cases() -> list[Case]:
         + native_attention_torch.cases()
         + native_attention_keras.cases()
         + native_ragged.cases()
+        + native_flow_keras.cases()
     )
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}

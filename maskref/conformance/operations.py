@@ -441,9 +441,9 @@ def tensors_to_native(backend: str, value: Any) -> Any:
     """An array, a tuple of arrays or None, with every array as the backend's tensor."""
     if value is None:
         return None
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         parts = [tensors_to_native(backend, v) for v in value]
-        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+        return type(value)(*parts) if hasattr(value, "_fields") else type(value)(parts)
     return to_native(backend, np.asarray(value))
 
 
@@ -484,10 +484,12 @@ def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
 
 
 def ragged_operations() -> list[Operation]:
-    """The operations of ``reference.ragged`` (their strategies live in their own module)."""
+    """The operations of ``reference.ragged`` and ``reference.flow`` (their strategies live in
+    their own modules)."""
+    from .operations_flow import FLOW_OPERATIONS
     from .operations_ragged import RAGGED_OPERATIONS
 
-    return RAGGED_OPERATIONS
+    return RAGGED_OPERATIONS + FLOW_OPERATIONS
 
 
 def backend_cases() -> list[Case]:
