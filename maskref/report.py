@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from .conformance import Case, Finding, all_cases, describe, probe
-from .conformance.operations import OPERATIONS
+from .conformance.operations import OPERATIONS, ragged_operations
 
 EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch"}
 DISTRIBUTIONS = ("numpy", "hypothesis", "tensorflow-cpu", "tensorflow", "keras", "torch")
@@ -34,7 +34,7 @@ def select(cases: Iterable[Case], only: str | None) -> list[Case]:
     if only:
         pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
         cases = [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
-    order = {op.name: i for i, op in enumerate(OPERATIONS)}
+    order = {op.name: i for i, op in enumerate(OPERATIONS + ragged_operations())}
     return sorted(cases, key=lambda c: (order.get(c.operation, len(order)), c.operation,
                                         KIND_ORDER.get(c.kind, 3)))
 

@@ -484,8 +484,8 @@ def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
 
 
 def ragged_operations() -> list[Operation]:
-    """The operations of ``reference.ragged`` and ``reference.flow`` (their strategies live in
-    their own modules)."""
+    """The operations of ``reference.ragged``, then ``reference.flow`` (their strategies live
+    in their own modules)."""
     from .operations_flow import FLOW_OPERATIONS
     from .operations_ragged import RAGGED_OPERATIONS
 
