@@ -7,8 +7,13 @@ import time
 from collections.abc import Callable
 
 
-def side_by_side(fns: dict[str, Callable[[], object]], repeat: int, *, warmup: int = 1,
-                 summary: Callable[[list[float]], float] = statistics.median) -> dict[str, float]:
+def side_by_side(
+    fns: dict[str, Callable[[], object]],
+    repeat: int,
+    *,
+    warmup: int = 1,
+    summary: Callable[[list[float]], float] = statistics.median,
+) -> dict[str, float]:
     """``summary`` (the median by default) of each function's times, in seconds.
 
     The functions are called in turn, ``repeat`` rounds after ``warmup``

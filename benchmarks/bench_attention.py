@@ -44,8 +44,10 @@ TARGETS: list[tuple[str, float, float]] = []  # (what, ratio, limit)
 
 def pair(label: str, ours: float, base_label: str, base: float, target: bool = False) -> None:
     ratio = ours / base
-    print(f"  {label:<44} {ours * 1e3:9.1f} ms   {base_label:<34} {base * 1e3:9.1f} ms"
-          f"   ratio {ratio:5.2f}x")
+    print(
+        f"  {label:<44} {ours * 1e3:9.1f} ms   {base_label:<34} {base * 1e3:9.1f} ms"
+        f"   ratio {ratio:5.2f}x"
+    )
     if target:
         TARGETS.append((f"{label} / {base_label}", ratio, TARGET))
 
@@ -89,37 +91,67 @@ def bench_torch(xs: tuple[np.ndarray, ...], repeat: int) -> None:
     sdpa = torch_impl.scaled_dot_product_attention
     print(f"\ntorch {torch.__version__} ({torch.get_num_threads()} threads), no grad")
     with torch.no_grad():
-        t = side_by_side({
-            "ours": lambda: sdpa(q, k, v, padding),
-            "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
-        }, repeat)
-        pair("torch_impl, padding mask", t["ours"], "F.sdpa(attn_mask=padding)", t["direct"],
-             target=True)
-        t = side_by_side({
-            "ours": lambda: sdpa(q, k, v, padding, causal=True),
-            "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=causal),
-        }, repeat)
-        pair("torch_impl, padding mask, causal=True", t["ours"],
-             "F.sdpa(attn_mask=padding & tril)", t["direct"], target=True)
-        t = side_by_side({
-            "ours": lambda: sdpa(q, k, v),
-            "direct": lambda: F.scaled_dot_product_attention(q, k, v),
-        }, repeat)
+        t = side_by_side(
+            {
+                "ours": lambda: sdpa(q, k, v, padding),
+                "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
+            },
+            repeat,
+        )
+        pair(
+            "torch_impl, padding mask",
+            t["ours"],
+            "F.sdpa(attn_mask=padding)",
+            t["direct"],
+            target=True,
+        )
+        t = side_by_side(
+            {
+                "ours": lambda: sdpa(q, k, v, padding, causal=True),
+                "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=causal),
+            },
+            repeat,
+        )
+        pair(
+            "torch_impl, padding mask, causal=True",
+            t["ours"],
+            "F.sdpa(attn_mask=padding & tril)",
+            t["direct"],
+            target=True,
+        )
+        t = side_by_side(
+            {
+                "ours": lambda: sdpa(q, k, v),
+                "direct": lambda: F.scaled_dot_product_attention(q, k, v),
+            },
+            repeat,
+        )
         pair("torch_impl, no mask", t["ours"], "F.sdpa()", t["direct"])
-        t = side_by_side({
-            "ours": lambda: sdpa(q, k, v, padding, empty="mean"),
-            "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
-        }, repeat)
-        pair("torch_impl, padding mask, empty='mean'", t["ours"], "F.sdpa(attn_mask=padding)",
-             t["direct"])
+        t = side_by_side(
+            {
+                "ours": lambda: sdpa(q, k, v, padding, empty="mean"),
+                "direct": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
+            },
+            repeat,
+        )
+        pair(
+            "torch_impl, padding mask, empty='mean'",
+            t["ours"],
+            "F.sdpa(attn_mask=padding)",
+            t["direct"],
+        )
 
     print("  forward + backward (query, key and value require grad):")
     qg, kg, vg = (a.clone().requires_grad_(True) for a in (q, k, v))
-    t = side_by_side({
-        "ours": lambda: sdpa(qg, kg, vg, padding).sum().backward(),
-        "direct": lambda: F.scaled_dot_product_attention(qg, kg, vg, attn_mask=padding)
-        .sum().backward(),
-    }, max(3, repeat // 2))
+    t = side_by_side(
+        {
+            "ours": lambda: sdpa(qg, kg, vg, padding).sum().backward(),
+            "direct": lambda: (
+                F.scaled_dot_product_attention(qg, kg, vg, attn_mask=padding).sum().backward()
+            ),
+        },
+        max(3, repeat // 2),
+    )
     pair("torch_impl fwd+bwd, padding mask", t["ours"], "F.sdpa fwd+bwd", t["direct"])
 
 
@@ -131,17 +163,29 @@ def bench_reference(xs: tuple[np.ndarray, ...], repeat: int) -> None:
     q, k, v, padding = xs
     print("\nreference (NumPy) vs the torch kernel called directly")
     repeat = max(1, repeat // 4)
-    t = side_by_side({
-        "ours": lambda: ref.scaled_dot_product_attention(q, k, v, padding),
-        "direct": plain,
-    }, repeat, warmup=1)
+    t = side_by_side(
+        {
+            "ours": lambda: ref.scaled_dot_product_attention(q, k, v, padding),
+            "direct": plain,
+        },
+        repeat,
+        warmup=1,
+    )
     pair("reference, padding mask", t["ours"], "F.sdpa(attn_mask=padding)", t["direct"])
-    t = side_by_side({
-        "ours": lambda: ref.scaled_dot_product_attention(q, k, v, padding, causal=True),
-        "direct": plain_causal,
-    }, repeat, warmup=1)
-    pair("reference, padding mask, causal=True", t["ours"], "F.sdpa(attn_mask=padding & tril)",
-         t["direct"])
+    t = side_by_side(
+        {
+            "ours": lambda: ref.scaled_dot_product_attention(q, k, v, padding, causal=True),
+            "direct": plain_causal,
+        },
+        repeat,
+        warmup=1,
+    )
+    pair(
+        "reference, padding mask, causal=True",
+        t["ours"],
+        "F.sdpa(attn_mask=padding & tril)",
+        t["direct"],
+    )
 
 
 def tf_attention() -> Callable | None:
@@ -179,18 +223,27 @@ def bench_tf(xs: tuple[np.ndarray, ...], repeat: int) -> None:
             return fn(q, k, v, padding, causal=causal).numpy()
 
         t = side_by_side({"ours": lambda r=run: r(False), "direct": plain}, repeat)
-        pair(f"tf_impl ({label}), padding mask", t["ours"], "F.sdpa(attn_mask=padding)",
-             t["direct"])
+        pair(
+            f"tf_impl ({label}), padding mask", t["ours"], "F.sdpa(attn_mask=padding)", t["direct"]
+        )
         t = side_by_side({"ours": lambda r=run: r(True), "direct": plain_causal}, repeat)
-        pair(f"tf_impl ({label}), padding mask, causal=True", t["ours"],
-             "F.sdpa(attn_mask=padding & tril)", t["direct"])
+        pair(
+            f"tf_impl ({label}), padding mask, causal=True",
+            t["ours"],
+            "F.sdpa(attn_mask=padding & tril)",
+            t["direct"],
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=11)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch's intra-op threads (default: torch's own choice)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch's intra-op threads (default: torch's own choice)",
+    )
     parser.add_argument("--only", choices=("torch", "reference", "tf"), default=None)
     args = parser.parse_args()
     if args.threads is not None and importlib.util.find_spec("torch") is not None:
@@ -200,9 +253,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     xs = make_inputs(rng)
     padding = xs[3]
-    print(f"query, key, value {SHAPE} float32, key-padding mask {padding.shape}, "
-          f"{padding.mean():.0%} of the keys valid (shortest row {padding.sum(-1).min()}); "
-          f"median of {args.repeat}, each table's calls in alternation")
+    print(
+        f"query, key, value {SHAPE} float32, key-padding mask {padding.shape}, "
+        f"{padding.mean():.0%} of the keys valid (shortest row {padding.sum(-1).min()}); "
+        f"median of {args.repeat}, each table's calls in alternation"
+    )
     if args.only in (None, "torch"):
         if importlib.util.find_spec("torch") is None:
             print("\ntorch: not installed, skipped")
@@ -215,8 +270,10 @@ def main() -> None:
     if TARGETS:
         print("\ntargets")
         for what, value, limit in TARGETS:
-            print(f"  {what:<76} {value:5.2f}x  (target <= {limit}x)  "
-                  f"{'met' if value <= limit else 'NOT met'}")
+            print(
+                f"  {what:<76} {value:5.2f}x  (target <= {limit}x)  "
+                f"{'met' if value <= limit else 'NOT met'}"
+            )
 
 
 if __name__ == "__main__":

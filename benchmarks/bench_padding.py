@@ -95,11 +95,9 @@ def main() -> None:
         print("\ntorch (from tensors / flat buffer + lengths)")
         t_torch = best(lambda: pad_sequence(tensors, batch_first=True), r)
         row("torch.nn.utils.rnn.pad_sequence(batch_first=True)", t_torch)
-        row("reference.pad_sequences(arrays, padding='post')", t_ref_post, t_torch,
-            "pad_sequence")
+        row("reference.pad_sequences(arrays, padding='post')", t_ref_post, t_torch, "pad_sequence")
         t_impl = best(lambda: torch_impl.pad_sequences(tensors, padding="post"), r)
-        row("torch_impl.pad_sequences(tensors, padding='post')", t_impl, t_torch,
-            "pad_sequence")
+        row("torch_impl.pad_sequences(tensors, padding='post')", t_impl, t_torch, "pad_sequence")
         t_flat = best(lambda: torch_impl.pad_flat(values, lens, padding="post"), r)
         t_copy = best(torch_impl.pad_flat(values, lens).clone, r)
         row("torch_impl.pad_flat", t_flat)

@@ -36,12 +36,20 @@ MAX_LEN, FEATURES = 512, 256
 TARGETS: list[tuple[str, float, float]] = []  # (what, ratio, at most)
 
 
-def pair(label: str, ours: Callable[[], object], theirs_label: str,
-         theirs: Callable[[], object], repeat: int, target: float | None = None) -> None:
+def pair(
+    label: str,
+    ours: Callable[[], object],
+    theirs_label: str,
+    theirs: Callable[[], object],
+    repeat: int,
+    target: float | None = None,
+) -> None:
     t = side_by_side({"ours": ours, "theirs": theirs}, repeat)
     ratio = t["ours"] / t["theirs"]
-    print(f"  {label:<44} {t['ours'] * 1e3:8.1f} ms   {theirs_label:<44} "
-          f"{t['theirs'] * 1e3:8.1f} ms   ratio {ratio:5.2f}x")
+    print(
+        f"  {label:<44} {t['ours'] * 1e3:8.1f} ms   {theirs_label:<44} "
+        f"{t['theirs'] * 1e3:8.1f} ms   ratio {ratio:5.2f}x"
+    )
     if target is not None:
         TARGETS.append((f"{label} / {theirs_label}", ratio, target))
 
@@ -57,25 +65,40 @@ def bench_back(x: tf.Tensor, mask: tf.Tensor, repeat: int) -> None:
     print("ragged -> padded")
     values, splits = tr.ragged_from_padded(x, mask)
     rt = tf.RaggedTensor.from_row_splits(values, splits, validate=False)
-    pair("tf_impl.padded_from_ragged(values, splits)",
-         lambda: tr.padded_from_ragged(values, splits), "rt.to_tensor()", rt.to_tensor, repeat)
-    pair("tf_impl.from_ragged_tensor(rt)", lambda: tr.from_ragged_tensor(rt),
-         "rt.to_tensor()", rt.to_tensor, repeat)
+    pair(
+        "tf_impl.padded_from_ragged(values, splits)",
+        lambda: tr.padded_from_ragged(values, splits),
+        "rt.to_tensor()",
+        rt.to_tensor,
+        repeat,
+    )
+    pair(
+        "tf_impl.from_ragged_tensor(rt)",
+        lambda: tr.from_ragged_tensor(rt),
+        "rt.to_tensor()",
+        rt.to_tensor,
+        repeat,
+    )
 
 
-def bench_unpad_and_reverse(x: tf.Tensor, mask: tf.Tensor, lengths: tf.Tensor,
-                            repeat: int) -> None:
+def bench_unpad_and_reverse(x: tf.Tensor, mask: tf.Tensor, lengths: tf.Tensor, repeat: int) -> None:
     print("unpad / repad, reverse")
     batch = x.shape[0]
     values, indices, _, _ = tr.unpad(x, mask)
-    pair("tf_impl.repad(values, indices, B, T)",
-         lambda: tr.repad(values, indices, batch, MAX_LEN),
-         "tf.scatter_nd (no checks)",
-         lambda: tf.scatter_nd(indices[:, None], values, [batch * MAX_LEN, FEATURES]),
-         repeat)
-    pair("tf_impl.reverse_sequences(x, lengths)", lambda: tr.reverse_sequences(x, lengths),
-         "tf.reverse_sequence(x, lengths, 1, 0)",
-         lambda: tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0), repeat)
+    pair(
+        "tf_impl.repad(values, indices, B, T)",
+        lambda: tr.repad(values, indices, batch, MAX_LEN),
+        "tf.scatter_nd (no checks)",
+        lambda: tf.scatter_nd(indices[:, None], values, [batch * MAX_LEN, FEATURES]),
+        repeat,
+    )
+    pair(
+        "tf_impl.reverse_sequences(x, lengths)",
+        lambda: tr.reverse_sequences(x, lengths),
+        "tf.reverse_sequence(x, lengths, 1, 0)",
+        lambda: tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0),
+        repeat,
+    )
 
 
 def main() -> None:
@@ -87,36 +110,66 @@ def main() -> None:
     x, mask, lengths = make_batch(args.batch, rng)
     repeat = args.repeat
     valid = float(tf.reduce_mean(tf.cast(mask, tf.float32)))
-    print(f"tensorflow {tf.__version__}; x {tuple(x.shape)} float32 "
-          f"({x.shape.num_elements() * 4 / 2**30:.1f} GiB), lengths 1..{MAX_LEN}, "
-          f"{valid:.0%} valid; median of {repeat}, pairs timed in alternation")
+    print(
+        f"tensorflow {tf.__version__}; x {tuple(x.shape)} float32 "
+        f"({x.shape.num_elements() * 4 / 2**30:.1f} GiB), lengths 1..{MAX_LEN}, "
+        f"{valid:.0%} valid; median of {repeat}, pairs timed in alternation"
+    )
 
     print("\npadded -> ragged, eager (the target)")
-    pair("tf_impl.ragged_from_padded(x, mask)", lambda: tr.ragged_from_padded(x, mask),
-         "tf.RaggedTensor.from_tensor(x, lengths=)",
-         lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths), repeat, target=1.0)
-    pair("tf_impl.to_ragged_tensor(x, mask)", lambda: tr.to_ragged_tensor(x, mask),
-         "tf.RaggedTensor.from_tensor(x, lengths=)",
-         lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths), repeat, target=1.0)
-    pair("tf_impl.unpad(x, mask)", lambda: tr.unpad(x, mask),
-         "tf.RaggedTensor.from_tensor(x, lengths=)",
-         lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths), repeat)
+    pair(
+        "tf_impl.ragged_from_padded(x, mask)",
+        lambda: tr.ragged_from_padded(x, mask),
+        "tf.RaggedTensor.from_tensor(x, lengths=)",
+        lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths),
+        repeat,
+        target=1.0,
+    )
+    pair(
+        "tf_impl.to_ragged_tensor(x, mask)",
+        lambda: tr.to_ragged_tensor(x, mask),
+        "tf.RaggedTensor.from_tensor(x, lengths=)",
+        lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths),
+        repeat,
+        target=1.0,
+    )
+    pair(
+        "tf_impl.unpad(x, mask)",
+        lambda: tr.unpad(x, mask),
+        "tf.RaggedTensor.from_tensor(x, lengths=)",
+        lambda: tf.RaggedTensor.from_tensor(x, lengths=lengths),
+        repeat,
+    )
 
     print("other masks (same x)")
     holes = tf.constant(rng.random(mask.shape) < valid)  # as many valid steps, scattered
-    pair("ragged_from_padded, mask with holes", lambda: tr.ragged_from_padded(x, holes),
-         "tf.boolean_mask(x, holes)", lambda: tf.boolean_mask(x, holes), repeat)
+    pair(
+        "ragged_from_padded, mask with holes",
+        lambda: tr.ragged_from_padded(x, holes),
+        "tf.boolean_mask(x, holes)",
+        lambda: tf.boolean_mask(x, holes),
+        repeat,
+    )
     full = tf.ones_like(mask)
     every = tf.fill([args.batch], tf.constant(MAX_LEN, tf.int64))
-    pair("ragged_from_padded, all-valid mask", lambda: tr.ragged_from_padded(x, full),
-         "from_tensor(x, lengths=T)", lambda: tf.RaggedTensor.from_tensor(x, lengths=every),
-         repeat)
+    pair(
+        "ragged_from_padded, all-valid mask",
+        lambda: tr.ragged_from_padded(x, full),
+        "from_tensor(x, lengths=T)",
+        lambda: tf.RaggedTensor.from_tensor(x, lengths=every),
+        repeat,
+    )
 
     print("padded -> ragged, tf.function")
     ours_fn = tf.function(lambda a, m: tr.ragged_from_padded(a, m))
     theirs_fn = tf.function(lambda a, n: tf.RaggedTensor.from_tensor(a, lengths=n))
-    pair("tf.function(ragged_from_padded)", lambda: ours_fn(x, mask),
-         "tf.function(from_tensor(x, lengths=))", lambda: theirs_fn(x, lengths), repeat)
+    pair(
+        "tf.function(ragged_from_padded)",
+        lambda: ours_fn(x, mask),
+        "tf.function(from_tensor(x, lengths=))",
+        lambda: theirs_fn(x, lengths),
+        repeat,
+    )
 
     bench_back(x, mask, repeat)
     bench_unpad_and_reverse(x, mask, lengths, repeat)

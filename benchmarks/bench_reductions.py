@@ -41,11 +41,15 @@ def side_by_side(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str,
     """Best time of each function, the functions called in turn ``repeat`` times."""
     return timing.side_by_side(fns, repeat, summary=min)
 
-def pair(label: str, masked: float, plain_label: str, plain: float,
-         limit: float | None = None) -> None:
+
+def pair(
+    label: str, masked: float, plain_label: str, plain: float, limit: float | None = None
+) -> None:
     ratio = masked / plain
-    print(f"  {label:<40} {masked * 1e3:8.3f} ms   {plain_label:<28} {plain * 1e3:8.3f} ms"
-          f"   ratio {ratio:5.2f}x")
+    print(
+        f"  {label:<40} {masked * 1e3:8.3f} ms   {plain_label:<28} {plain * 1e3:8.3f} ms"
+        f"   ratio {ratio:5.2f}x"
+    )
     if limit is not None:
         TARGETS.append((f"{label} / {plain_label}", ratio, limit, "<="))
 
@@ -61,10 +65,13 @@ def bench_reference(x: np.ndarray, mask: np.ndarray, repeat: int) -> None:
     print("\nreference (NumPy) vs unmasked NumPy")
     plain = {"sum": np.sum, "mean": np.mean, "max": np.max}
     for name in NAMES:
-        t = side_by_side({
-            "masked": lambda n=name: getattr(ref, f"masked_{n}")(x, mask, axis=1),
-            "plain": lambda n=name: plain[n](x, axis=1),
-        }, repeat)
+        t = side_by_side(
+            {
+                "masked": lambda n=name: getattr(ref, f"masked_{n}")(x, mask, axis=1),
+                "plain": lambda n=name: plain[n](x, axis=1),
+            },
+            repeat,
+        )
         pair(f"reference.masked_{name}", t["masked"], f"np.{name}", t["plain"], limit=3.0)
 
 
@@ -78,47 +85,71 @@ def bench_torch(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, repea
     print(f"\ntorch {torch.__version__} ({torch.get_num_threads()} threads), no grad")
     with torch.no_grad():
         for name in NAMES:
-            t = side_by_side({
-                "masked": lambda n=name: getattr(torch_impl, f"masked_{n}")(xt, mt, axis=1),
-                "plain": lambda n=name: plain[n](xt),
-            }, repeat)
-            pair(f"torch_impl.masked_{name}", t["masked"], f"x.{TORCH_PLAIN[name]}(1)",
-                 t["plain"], limit=1.5)
+            t = side_by_side(
+                {
+                    "masked": lambda n=name: getattr(torch_impl, f"masked_{n}")(xt, mt, axis=1),
+                    "plain": lambda n=name: plain[n](xt),
+                },
+                repeat,
+            )
+            pair(
+                f"torch_impl.masked_{name}",
+                t["masked"],
+                f"x.{TORCH_PLAIN[name]}(1)",
+                t["plain"],
+                limit=1.5,
+            )
         full = mt[..., None].expand(SHAPE)
-        t = side_by_side({
-            "ours": lambda: torch_impl.masked_mean(xt, mt, axis=1),
-            "torch.masked": lambda: torch.masked.mean(xt, dim=1, mask=full),
-        }, max(3, repeat // 4))
+        t = side_by_side(
+            {
+                "ours": lambda: torch_impl.masked_mean(xt, mt, axis=1),
+                "torch.masked": lambda: torch.masked.mean(xt, dim=1, mask=full),
+            },
+            max(3, repeat // 4),
+        )
         speedup = t["torch.masked"] / t["ours"]
-        print(f"  torch.masked.mean(x, dim=1, mask)         {t['torch.masked'] * 1e3:8.3f} ms"
-              f"   -> torch_impl.masked_mean is {speedup:.1f}x faster")
+        print(
+            f"  torch.masked.mean(x, dim=1, mask)         {t['torch.masked'] * 1e3:8.3f} ms"
+            f"   -> torch_impl.masked_mean is {speedup:.1f}x faster"
+        )
         TARGETS.append(("torch.masked.mean / torch_impl.masked_mean", speedup, 5.0, ">="))
 
         print("  fall-back paths (not the targets):")
         poisoned = xt.masked_fill(~mt[..., None], float("nan"))
         for name in ("sum", "mean"):
-            t = side_by_side({
-                "masked": lambda n=name: getattr(torch_impl, f"masked_{n}")(poisoned, mt, axis=1),
-                "plain": lambda n=name: plain[n](xt),
-            }, repeat)
+            t = side_by_side(
+                {
+                    "masked": lambda n=name: getattr(torch_impl, f"masked_{n}")(
+                        poisoned, mt, axis=1
+                    ),
+                    "plain": lambda n=name: plain[n](xt),
+                },
+                repeat,
+            )
             pair(f"masked_{name}, NaN under the mask", t["masked"], f"x.{name}(1)", t["plain"])
         holes = torch.from_numpy(rng.random(SHAPE[:2]) < 0.5)
-        t = side_by_side({
-            "masked": lambda: torch_impl.masked_max(xt, holes, axis=1),
-            "plain": lambda: xt.amax(1),
-        }, repeat)
+        t = side_by_side(
+            {
+                "masked": lambda: torch_impl.masked_max(xt, holes, axis=1),
+                "plain": lambda: xt.amax(1),
+            },
+            repeat,
+        )
         pair("masked_max, scattered holes", t["masked"], "x.amax(1)", t["plain"])
 
     print("  forward + backward (x.requires_grad):")
     xg = xt.clone().requires_grad_(True)
     for name in ("mean", "max"):
-        t = side_by_side({
-            "masked": lambda n=name: getattr(torch_impl, f"masked_{n}")(xg, mt, axis=1)
-            .sum().backward(),
-            "plain": lambda n=name: plain[n](xg).sum().backward(),
-        }, max(3, repeat // 2))
-        pair(f"masked_{name} fwd+bwd", t["masked"], f"x.{TORCH_PLAIN[name]}(1) fwd+bwd",
-             t["plain"])
+        t = side_by_side(
+            {
+                "masked": lambda n=name: (
+                    getattr(torch_impl, f"masked_{n}")(xg, mt, axis=1).sum().backward()
+                ),
+                "plain": lambda n=name: plain[n](xg).sum().backward(),
+            },
+            max(3, repeat // 2),
+        )
+        pair(f"masked_{name} fwd+bwd", t["masked"], f"x.{TORCH_PLAIN[name]}(1) fwd+bwd", t["plain"])
 
 
 def tf_backend() -> object | None:
@@ -147,26 +178,33 @@ def bench_tf(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, repeat: 
     plain = {"sum": tf.reduce_sum, "mean": tf.reduce_mean, "max": tf.reduce_max}
     print(f"\ntensorflow {tf.__version__}, eager")
     for name in NAMES:
-        t = side_by_side({
-            "masked": lambda n=name: getattr(tf_impl, f"masked_{n}")(xf, mf, axis=1).numpy(),
-            "plain": lambda n=name: plain[n](xf, axis=1).numpy(),
-        }, repeat)
+        t = side_by_side(
+            {
+                "masked": lambda n=name: getattr(tf_impl, f"masked_{n}")(xf, mf, axis=1).numpy(),
+                "plain": lambda n=name: plain[n](xf, axis=1).numpy(),
+            },
+            repeat,
+        )
         pair(f"tf_impl.masked_{name}", t["masked"], f"tf.reduce_{name}", t["plain"])
 
     print("tensorflow, tf.function(jit_compile=True)")
     traces: dict[str, int] = dict.fromkeys(NAMES, 0)
     compiled = {}
     for name in NAMES:
+
         def masked(a, b, n=name):  # no input_signature: a retrace would show in `traces`
             traces[n] += 1
             return getattr(tf_impl, f"masked_{n}")(a, b, axis=1)
 
         compiled[name] = tf.function(masked, jit_compile=True)
         unmasked = tf.function(lambda a, n=name: plain[n](a, axis=1), jit_compile=True)
-        t = side_by_side({
-            "masked": lambda n=name: compiled[n](xf, mf).numpy(),
-            "plain": lambda f=unmasked: f(xf).numpy(),
-        }, repeat)
+        t = side_by_side(
+            {
+                "masked": lambda n=name: compiled[n](xf, mf).numpy(),
+                "plain": lambda f=unmasked: f(xf).numpy(),
+            },
+            repeat,
+        )
         pair(f"tf_impl.masked_{name} (XLA)", t["masked"], f"tf.reduce_{name} (XLA)", t["plain"])
     before = dict(traces)
     for _ in range(3):  # new lengths, same shapes and dtypes
@@ -174,8 +212,10 @@ def bench_tf(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, repeat: 
         for name in NAMES:
             compiled[name](xf, tf.constant(other)).numpy()
     retraces = {n: traces[n] - before[n] for n in NAMES}
-    print(f"  traces per function: {traces}; retraces when only the lengths change: "
-          f"{retraces} ({'none' if not any(retraces.values()) else 'RETRACES'})")
+    print(
+        f"  traces per function: {traces}; retraces when only the lengths change: "
+        f"{retraces} ({'none' if not any(retraces.values()) else 'RETRACES'})"
+    )
 
 
 def main() -> None:
@@ -185,8 +225,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x, mask = make_inputs(rng)
-    print(f"x {SHAPE} float32 reduced over axis 1, mask {mask.shape} of random lengths, "
-          f"{mask.mean():.0%} valid; best of {args.repeat}, masked and unmasked in alternation")
+    print(
+        f"x {SHAPE} float32 reduced over axis 1, mask {mask.shape} of random lengths, "
+        f"{mask.mean():.0%} valid; best of {args.repeat}, masked and unmasked in alternation"
+    )
     if args.only in (None, "reference"):
         bench_reference(x, mask, args.repeat)
     if args.only in (None, "torch"):
@@ -200,8 +242,10 @@ def main() -> None:
         print("\ntargets")
         for what, value, limit, sense in TARGETS:
             met = value <= limit if sense == "<=" else value >= limit
-            print(f"  {what:<62} {value:6.2f}x  (target {sense} {limit}x)  "
-                  f"{'met' if met else 'NOT met'}")
+            print(
+                f"  {what:<62} {value:6.2f}x  (target {sense} {limit}x)  "
+                f"{'met' if met else 'NOT met'}"
+            )
 
 
 if __name__ == "__main__":

@@ -35,16 +35,28 @@ def parser() -> argparse.ArgumentParser:
         help="compare every installed framework's padding/masking APIs with the reference",
     )
     r.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    r.add_argument("--examples", type=_positive, default=100,
-                   help="hypothesis examples drawn per case (default 100)")
-    r.add_argument("--only", metavar="PATTERN",
-                   help="only cases whose id contains PATTERN (or matches it as a glob)")
-    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show progress on stderr (default: when stderr is a terminal)")
+    r.add_argument(
+        "--examples",
+        type=_positive,
+        default=100,
+        help="hypothesis examples drawn per case (default 100)",
+    )
+    r.add_argument(
+        "--only",
+        metavar="PATTERN",
+        help="only cases whose id contains PATTERN (or matches it as a glob)",
+    )
+    r.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: when stderr is a terminal)",
+    )
     c = sub.add_parser("cases", help="list the registered conformance cases")
     c.add_argument("--only", metavar="PATTERN")
-    sub.add_parser("conventions",
-                   help="print what True/1/-inf means in each framework's mask argument")
+    sub.add_parser(
+        "conventions", help="print what True/1/-inf means in each framework's mask argument"
+    )
     return p
 
 
@@ -53,11 +65,15 @@ def conventions_table() -> str:
     from reference.conventions import NAMED_CONVENTIONS
 
     rows = ["| argument | convention | shape | note |", "|---|---|---|---|"]
-    rows += [f"| `{c.name}` | {c.convention} | {c.shape} | {c.note} |"
-             for c in NAMED_CONVENTIONS.values()]
-    legend = ("keep: bool, True = valid; drop: bool, True = masked out; int: 1 = valid, "
-              "0 = masked; additive: 0 = valid, -inf = masked; additive_min: 0 = valid, "
-              "the dtype's most negative finite value = masked.")
+    rows += [
+        f"| `{c.name}` | {c.convention} | {c.shape} | {c.note} |"
+        for c in NAMED_CONVENTIONS.values()
+    ]
+    legend = (
+        "keep: bool, True = valid; drop: bool, True = masked out; int: 1 = valid, "
+        "0 = masked; additive: 0 = valid, -inf = masked; additive_min: 0 = valid, "
+        "the dtype's most negative finite value = masked."
+    )
     return "\n".join(rows + ["", legend])
 
 

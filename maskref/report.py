@@ -35,8 +35,10 @@ def select(cases: Iterable[Case], only: str | None) -> list[Case]:
         pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
         cases = [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
     order = {op.name: i for i, op in enumerate(OPERATIONS + ragged_operations())}
-    return sorted(cases, key=lambda c: (order.get(c.operation, len(order)), c.operation,
-                                        KIND_ORDER.get(c.kind, 3)))
+    return sorted(
+        cases,
+        key=lambda c: (order.get(c.operation, len(order)), c.operation, KIND_ORDER.get(c.kind, 3)),
+    )
 
 
 def run(
@@ -156,8 +158,11 @@ def format_markdown(findings: list[Finding], examples: int) -> str:
             row += [describe(f.inputs, 120), describe(f.expected, 120), describe(f.got, 120)]
         else:
             row += ["", "", ""]
-        out.append("| " + " | ".join(f"`{_md(c)}`" if i > 2 and c else _md(c)
-                                      for i, c in enumerate(row)) + " |")
+        out.append(
+            "| "
+            + " | ".join(f"`{_md(c)}`" if i > 2 and c else _md(c) for i, c in enumerate(row))
+            + " |"
+        )
     out += ["", "Summary: " + summary_line(findings) + "."]
     return "\n".join(out) + "\n"
 
@@ -182,11 +187,18 @@ def as_json(findings: list[Finding], examples: int) -> str:
                 "api_result": describe(f.got, 2000) if f.status == "diverges" else None,
             }
         )
-    return json.dumps(
-        {"examples": examples, "versions": versions(), "summary": summary_line(findings),
-         "cases": records},
-        indent=2,
-    ) + "\n"
+    return (
+        json.dumps(
+            {
+                "examples": examples,
+                "versions": versions(),
+                "summary": summary_line(findings),
+                "cases": records,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json}
@@ -213,8 +225,12 @@ def report(
 
     def tick(i: int, n: int, case: Case, seconds: float) -> None:
         end = "\n" if i == n or not sys.stderr.isatty() else ""
-        print(f"\r[{i}/{n}] {case.case_id[:90]:<90} {seconds:5.1f}s", end=end, file=sys.stderr,
-              flush=True)
+        print(
+            f"\r[{i}/{n}] {case.case_id[:90]:<90} {seconds:5.1f}s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
     findings = run(cases, examples, tick if show else None)
     stream.write(FORMATS[fmt](findings, examples))

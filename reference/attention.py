@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import (
+from maskref.api.checks import (
     check_choice,
     check_integer_dtype,
     check_mask_dtype,
@@ -40,6 +40,7 @@ from ._checks import (
     check_scalar,
     negative_lengths_error,
 )
+
 from .reductions import masked_softmax
 
 __all__ = [
@@ -72,8 +73,7 @@ def check_device(device: object) -> None:
         raise ValueError(f"device={device!r}: the reference runs on 'cpu' only")
 
 
-def band_rule(query_len: int, key_len: int, causal: bool, align: str,
-              window: int | None, xp=np):
+def band_rule(query_len: int, key_len: int, causal: bool, align: str, window: int | None, xp=np):
     """The boolean ``(L, S)`` pattern of causality and sliding window (all True if neither).
 
     ``xp`` is an array namespace with ``arange`` (NumPy here; the backends pass
@@ -90,8 +90,14 @@ def band_rule(query_len: int, key_len: int, causal: bool, align: str,
     return keep
 
 
-def causal_mask(query_len: int, key_len: int | None = None, *, align: str = "top_left",
-                window: int | None = None, device: object = None) -> np.ndarray:
+def causal_mask(
+    query_len: int,
+    key_len: int | None = None,
+    *,
+    align: str = "top_left",
+    window: int | None = None,
+    device: object = None,
+) -> np.ndarray:
     """Boolean ``(query_len, key_len)``: ``True`` where query ``i`` may attend to key ``j``.
 
     Rule: ``j <= i`` (``align="top_left"``) or ``j <= i + key_len - query_len``
@@ -137,8 +143,9 @@ def _segment_pair(segment_ids: object) -> tuple[object, object]:
     return segment_ids, segment_ids
 
 
-def attention_sizes(parts: dict[str, tuple[int, ...] | None], query_len: object,
-                    key_len: object) -> tuple[int, int, int]:
+def attention_sizes(
+    parts: dict[str, tuple[int, ...] | None], query_len: object, key_len: object
+) -> tuple[int, int, int]:
     """``(B, Lq, Lk)`` from the shapes of the parts given, checked for agreement.
 
     ``parts`` maps ``query_mask``, ``key_mask``, ``query_segment_ids`` and
@@ -172,10 +179,18 @@ def attention_sizes(parts: dict[str, tuple[int, ...] | None], query_len: object,
     return (1 if batch is None else batch), lq, (lq if lk is None else lk)
 
 
-def attention_mask(query_mask: object = None, key_mask: object = None, *, causal: bool = False,
-                   align: str = "top_left", window: int | None = None,
-                   segment_ids: object = None, query_len: int | None = None,
-                   key_len: int | None = None, device: object = None) -> np.ndarray:
+def attention_mask(
+    query_mask: object = None,
+    key_mask: object = None,
+    *,
+    causal: bool = False,
+    align: str = "top_left",
+    window: int | None = None,
+    segment_ids: object = None,
+    query_len: int | None = None,
+    key_len: int | None = None,
+    device: object = None,
+) -> np.ndarray:
     """The combined boolean ``(B, Lq, Lk)`` attention mask (Keras's ``MultiHeadAttention`` rule).
 
     Rule: the AND of every part given: ``query_mask[:, :, None]`` (a masked
@@ -253,9 +268,7 @@ def segment_mask(query_segment_ids: object, key_segment_ids: object = None) -> n
 
 def check_segment_total(totals_ok: bool, seqlen: int) -> None:
     if not totals_ok:
-        raise ValueError(
-            f"lengths_per_row: a row's documents add up to more than seqlen={seqlen}"
-        )
+        raise ValueError(f"lengths_per_row: a row's documents add up to more than seqlen={seqlen}")
 
 
 def segment_ids_from_lengths(lengths_per_row: object, seqlen: int) -> np.ndarray:
@@ -363,7 +376,8 @@ def attention_shapes(q: tuple, k: tuple, v: tuple | None) -> tuple[tuple[int, ..
         batch = np.broadcast_shapes(*leading)
     except ValueError:
         raise ValueError(
-            f"the batch axes of query {q}, key {k}" + ("" if v is None else f" and value {v}")
+            f"the batch axes of query {q}, key {k}"
+            + ("" if v is None else f" and value {v}")
             + " do not broadcast"
         ) from None
     return tuple(batch), q[-2], k[-2]
@@ -384,8 +398,9 @@ def _attention_parts(query, key, value, mask, causal, scale, empty, align, windo
     q, k = np.asarray(query), np.asarray(key)
     v = None if value is None else np.asarray(value)
     arrays = (q, k) if v is None else (q, k, v)
-    check_attention_dtypes(("query", "key", "value")[: len(arrays)],
-                           tuple(a.dtype.name for a in arrays))
+    check_attention_dtypes(
+        ("query", "key", "value")[: len(arrays)], tuple(a.dtype.name for a in arrays)
+    )
     batch, lq, lk = attention_shapes(q.shape, k.shape, None if v is None else v.shape)
     full = batch + (lq, lk)
     if mask is None:
@@ -409,9 +424,17 @@ def _attention_parts(query, key, value, mask, causal, scale, empty, align, windo
     return m, seen, work, weights, has_key
 
 
-def attention_weights(query: object, key: object, mask: object = None, *, causal: bool = False,
-                      scale: float | None = None, empty: str = "zeros", align: str = "top_left",
-                      window: int | None = None) -> np.ndarray:
+def attention_weights(
+    query: object,
+    key: object,
+    mask: object = None,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    empty: str = "zeros",
+    align: str = "top_left",
+    window: int | None = None,
+) -> np.ndarray:
     """The attention weights ``(..., L, S)``: a masked softmax of ``query . key * scale``.
 
     Rule: scores ``q . k * scale`` (``scale`` defaults to ``1 / sqrt(E)``),
@@ -427,16 +450,25 @@ def attention_weights(query: object, key: object, mask: object = None, *, causal
            [0.5, 0.5, 0. ]])
     """
     q = np.asarray(query)
-    m, _, _, weights, has_key = _attention_parts(query, key, None, mask, causal, scale, empty,
-                                                 align, window)
+    m, _, _, weights, has_key = _attention_parts(
+        query, key, None, mask, causal, scale, empty, align, window
+    )
     fill = {"zeros": 0.0, "nan": np.nan, "mean": 1.0 / m.shape[-1] if m.shape[-1] else 0.0}
     return np.where(has_key, weights, fill[empty]).astype(q.dtype)
 
 
-def scaled_dot_product_attention(query: object, key: object, value: object, mask: object = None,
-                                 *, causal: bool = False, scale: float | None = None,
-                                 empty: str = "zeros", align: str = "top_left",
-                                 window: int | None = None) -> np.ndarray:
+def scaled_dot_product_attention(
+    query: object,
+    key: object,
+    value: object,
+    mask: object = None,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    empty: str = "zeros",
+    align: str = "top_left",
+    window: int | None = None,
+) -> np.ndarray:
     """Masked attention ``softmax(q . k * scale) . v`` with a stated rule for empty rows.
 
     Rule: the weights of :func:`attention_weights`, then ``sum`` over the
@@ -456,8 +488,9 @@ def scaled_dot_product_attention(query: object, key: object, value: object, mask
     array([[2.],
            [0.]])
     """
-    m, seen, work, weights, has_key = _attention_parts(query, key, value, mask, causal, scale,
-                                                       empty, align, window)
+    m, seen, work, weights, has_key = _attention_parts(
+        query, key, value, mask, causal, scale, empty, align, window
+    )
     v = np.asarray(value)
     vv = np.where(seen, v, 0).astype(work)
     if np.isfinite(vv).all():

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_scalar
-from ._dtypes import resolve_dtype
+from maskref.api.checks import check_scalar
+from maskref.api.dtypes import resolve_dtype
 
 __all__ = ["convert_mask", "mask_convention"]
 
@@ -56,31 +56,69 @@ def _named(*rows: tuple[str, str, str, str]) -> dict[str, NamedConvention]:
 #: Framework mask arguments and their conventions (checked against the frameworks'
 #: own behaviour by the conformance cases of ``maskref report``).
 NAMED_CONVENTIONS: dict[str, NamedConvention] = _named(
-    ("keras", "keep", "(B, T) with (B, T, ...) data; MultiHeadAttention attention_mask "
-     "(B, Lq, Lk) or broadcastable",
-     "any nonzero value is read as True; a (B, Lk) attention_mask is read as (Lq, Lk): "
-     "silently wrong when B == Lq, an error otherwise (pass a (B, 1, Lk) mask)"),
-    ("keras.ops.dot_product_attention", "keep", "mask broadcastable to (B, N, T, S)",
-     "a fully masked row gives the mean of the values; `bias` is additive"),
-    ("torch.nn.MultiheadAttention.key_padding_mask", "drop", "(B, S)",
-     "True = padding; a float mask is additive; integer masks are refused"),
-    ("torch.nn.MultiheadAttention.attn_mask", "drop",
-     "(L, S) or (B * num_heads, L, S), batch-major",
-     "True = may NOT attend (opposite of scaled_dot_product_attention); float is additive"),
-    ("torch.nn.TransformerEncoder.src_key_padding_mask", "drop", "(B, S)",
-     "as MultiheadAttention's key_padding_mask"),
-    ("torch.nn.Transformer.generate_square_subsequent_mask", "additive", "(L, L) float32",
-     "0 on and below the diagonal, -inf above"),
-    ("torch.nn.functional.scaled_dot_product_attention", "keep",
-     "broadcastable to (B, H, L, S): a key padding mask is (B, 1, 1, S)",
-     "True = may attend; a float mask is additive; fully masked rows give 0"),
+    (
+        "keras",
+        "keep",
+        "(B, T) with (B, T, ...) data; MultiHeadAttention attention_mask "
+        "(B, Lq, Lk) or broadcastable",
+        "any nonzero value is read as True; a (B, Lk) attention_mask is read as (Lq, Lk): "
+        "silently wrong when B == Lq, an error otherwise (pass a (B, 1, Lk) mask)",
+    ),
+    (
+        "keras.ops.dot_product_attention",
+        "keep",
+        "mask broadcastable to (B, N, T, S)",
+        "a fully masked row gives the mean of the values; `bias` is additive",
+    ),
+    (
+        "torch.nn.MultiheadAttention.key_padding_mask",
+        "drop",
+        "(B, S)",
+        "True = padding; a float mask is additive; integer masks are refused",
+    ),
+    (
+        "torch.nn.MultiheadAttention.attn_mask",
+        "drop",
+        "(L, S) or (B * num_heads, L, S), batch-major",
+        "True = may NOT attend (opposite of scaled_dot_product_attention); float is additive",
+    ),
+    (
+        "torch.nn.TransformerEncoder.src_key_padding_mask",
+        "drop",
+        "(B, S)",
+        "as MultiheadAttention's key_padding_mask",
+    ),
+    (
+        "torch.nn.Transformer.generate_square_subsequent_mask",
+        "additive",
+        "(L, L) float32",
+        "0 on and below the diagonal, -inf above",
+    ),
+    (
+        "torch.nn.functional.scaled_dot_product_attention",
+        "keep",
+        "broadcastable to (B, H, L, S): a key padding mask is (B, 1, 1, S)",
+        "True = may attend; a float mask is additive; fully masked rows give 0",
+    ),
     ("numpy.ma", "drop", "the data's shape", "True = invalid"),
-    ("transformers", "int", "(B, S) int64 attention_mask",
-     "1 = real token, 0 = padding; models turn it into an additive finfo.min bias"),
-    ("jax.nn.dot_product_attention", "keep", "mask broadcastable to (B, N, T, S)",
-     "True = may attend"),
-    ("flax", "keep", "mask broadcastable to (..., num_heads, Lq, Lk)",
-     "True = may attend; flax.linen.make_attention_mask returns float32 1/0 (read it as 'int')"),
+    (
+        "transformers",
+        "int",
+        "(B, S) int64 attention_mask",
+        "1 = real token, 0 = padding; models turn it into an additive finfo.min bias",
+    ),
+    (
+        "jax.nn.dot_product_attention",
+        "keep",
+        "mask broadcastable to (B, N, T, S)",
+        "True = may attend",
+    ),
+    (
+        "flax",
+        "keep",
+        "mask broadcastable to (..., num_heads, Lq, Lk)",
+        "True = may attend; flax.linen.make_attention_mask returns float32 1/0 (read it as 'int')",
+    ),
 )
 
 
@@ -162,9 +200,7 @@ def check_threshold(threshold: object) -> float:
 
 
 def bad_int_value_error(value: object, name: str = "mask") -> ValueError:
-    return ValueError(
-        f"{name} in convention 'int' must hold only 0 and 1, found {value!r}"
-    )
+    return ValueError(f"{name} in convention 'int' must hold only 0 and 1, found {value!r}")
 
 
 def nan_additive_error(name: str = "mask") -> ValueError:
@@ -201,8 +237,14 @@ def _from_keep(keep: np.ndarray, convention: str, dtype: np.dtype) -> np.ndarray
     return np.where(keep, dtype.type(0), dtype.type(masked)).astype(dtype)
 
 
-def convert_mask(mask: object, source: str, target: str, *, dtype: object = None,
-                 threshold: float = ADDITIVE_THRESHOLD) -> np.ndarray:
+def convert_mask(
+    mask: object,
+    source: str,
+    target: str,
+    *,
+    dtype: object = None,
+    threshold: float = ADDITIVE_THRESHOLD,
+) -> np.ndarray:
     """``mask`` read in convention ``source`` and written in convention ``target``.
 
     ``source`` and ``target`` are conventions (``"keep"``, ``"drop"``, ``"int"``,

@@ -33,7 +33,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._checks import check_choice, check_mask_dtype, normalize_single_axis
+from maskref.api.checks import check_choice, check_mask_dtype, normalize_single_axis
+
 from .masks import apply_mask, mask_from_value
 
 __all__ = [
@@ -100,8 +101,9 @@ def merge_masks_strict(masks: Sequence[object]) -> Mask:
     return np.logical_and.reduce(ms) if ms else None
 
 
-def concatenate_masks(masks: Sequence[object], shapes: Sequence[tuple[int, ...]],
-                      axis: int = -1) -> Mask:
+def concatenate_masks(
+    masks: Sequence[object], shapes: Sequence[tuple[int, ...]], axis: int = -1
+) -> Mask:
     """The mask of ``Concatenate(axis)`` for inputs of the given ``shapes``.
 
     Rule (Keras 3, exactly): None if no input has a mask. Otherwise each
@@ -189,8 +191,9 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
     >>> flow_mask("recurrent", np.array([[True, False]])) is None
     True
     """
-    check_choice("kind", kind, ("propagate", "keep", "consume", "destroy", "attention",
-                                "recurrent"))
+    check_choice(
+        "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
+    )
     if mask is not None:
         mask = np.asarray(mask)
         check_mask_dtype(str(mask.dtype))
@@ -235,8 +238,7 @@ MERGE_OPS: dict[str, Callable[[list[np.ndarray]], np.ndarray]] = {
 }
 
 
-def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[np.ndarray,
-                                                                                  Mask]:
+def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[np.ndarray, Mask]:
     """``(values, mask)`` of a Keras merge layer: ``op`` element-wise, mask by :func:`merge_masks`.
 
     Rule (Keras 3, exactly), folded left to right with NumPy's type
@@ -269,8 +271,7 @@ def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tupl
     if not arrays:
         raise ValueError("a merge needs at least one input")
     if len({x.shape for x in arrays}) > 1:
-        raise ValueError(f"the inputs must share one shape, got shapes "
-                         f"{[x.shape for x in arrays]}")
+        raise ValueError(f"the inputs must share one shape, got shapes {[x.shape for x in arrays]}")
     ms = _masks(masks)
     if len(ms) != len(arrays):
         raise ValueError(f"got {len(ms)} masks for {len(arrays)} inputs")

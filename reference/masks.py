@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,
@@ -18,7 +18,7 @@ from ._checks import (
     check_min_rank,
     check_scalar,
 )
-from ._dtypes import cast_scalar
+from maskref.api.dtypes import cast_scalar
 
 __all__ = [
     "apply_mask",

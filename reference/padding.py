@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ._checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
-from ._dtypes import cast_array, cast_scalar, resolve_dtype
+from maskref.api.checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
+from maskref.api.dtypes import cast_array, cast_scalar, resolve_dtype
 
 __all__ = ["pad_flat", "pad_sequences", "padding_mask", "unpad_sequences"]
 
@@ -264,9 +264,7 @@ def pad_sequences(
     return out
 
 
-def unpad_sequences(
-    padded: object, lengths: object, padding: str = "post"
-) -> list[np.ndarray]:
+def unpad_sequences(padded: object, lengths: object, padding: str = "post") -> list[np.ndarray]:
     """Split a padded batch back into its valid parts: the inverse of padding.
 
     Rule: row ``i`` gives ``padded[i, :lengths[i]]`` (``padding="post"``) or

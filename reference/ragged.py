@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,
@@ -36,7 +36,8 @@ from ._checks import (
     negative_lengths_error,
     normalize_single_axis,
 )
-from ._dtypes import cast_scalar
+from maskref.api.dtypes import cast_scalar
+
 from .padding import pad_flat, padding_mask
 
 __all__ = [
@@ -146,9 +147,15 @@ def ragged_from_padded(x: object, mask: object) -> tuple[np.ndarray, np.ndarray]
     return x[m], row_splits_from_lengths(m.sum(axis=1))
 
 
-def padded_from_ragged(values: object, row_splits: object, *, maxlen: int | None = None,
-                       padding: str = "post", truncating: str = "pre",
-                       value: object = 0) -> tuple[np.ndarray, np.ndarray]:
+def padded_from_ragged(
+    values: object,
+    row_splits: object,
+    *,
+    maxlen: int | None = None,
+    padding: str = "post",
+    truncating: str = "pre",
+    value: object = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(x, mask)``: the rows of a ragged batch padded to ``maxlen``, and where they landed.
 
     Rule: as :func:`reference.pad_sequences` on the rows (``maxlen`` defaults
@@ -205,8 +212,9 @@ def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) 
         raise lengths_exceed_error(x.shape[1])
     if enforce_sorted:
         if (np.diff(lengths) > 0).any():
-            raise ValueError("enforce_sorted=True needs lengths in non-increasing order, got "
-                             f"{lengths.tolist()}")
+            raise ValueError(
+                f"enforce_sorted=True needs lengths in non-increasing order, got {lengths.tolist()}"
+            )
         order = np.arange(lengths.size)
     else:
         order = np.argsort(-lengths, kind="stable")
@@ -214,16 +222,21 @@ def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) 
     steps = int(sorted_lengths[0]) if lengths.size else 0
     valid = np.arange(steps)[:, None] < sorted_lengths[None, :]  # (T', B) time-major
     data = np.swapaxes(x[order, :steps], 0, 1)[valid]
-    return PackedSequences(data, valid.sum(axis=1, dtype=np.int64), order.astype(np.int64),
-                           np.argsort(order).astype(np.int64))
+    return PackedSequences(
+        data,
+        valid.sum(axis=1, dtype=np.int64),
+        order.astype(np.int64),
+        np.argsort(order).astype(np.int64),
+    )
 
 
 def check_packed(batch_sizes: np.ndarray, rows: int, steps_in_data: int) -> None:
     """``ValueError`` unless ``batch_sizes`` is a valid non-increasing count of ``rows``."""
     check_integer_dtype(batch_sizes.dtype.name, "batch_sizes")
     check_rank(batch_sizes.shape, 1, "batch_sizes")
-    if batch_sizes.size and (batch_sizes.min() < 1 or (np.diff(batch_sizes) > 0).any()
-                             or batch_sizes[0] > rows):
+    if batch_sizes.size and (
+        batch_sizes.min() < 1 or (np.diff(batch_sizes) > 0).any() or batch_sizes[0] > rows
+    ):
         raise ValueError(
             f"batch_sizes must be positive, non-increasing and at most the {rows} rows, "
             f"got {batch_sizes.tolist()}"
@@ -235,8 +248,10 @@ def check_packed(batch_sizes: np.ndarray, rows: int, steps_in_data: int) -> None
 
 
 def permutations_error() -> ValueError:
-    return ValueError("sorted_indices and unsorted_indices must be permutations of the B rows, "
-                      "each the inverse of the other")
+    return ValueError(
+        "sorted_indices and unsorted_indices must be permutations of the B rows, "
+        "each the inverse of the other"
+    )
 
 
 def check_permutations(order: np.ndarray, inverse: np.ndarray) -> int:
@@ -247,14 +262,18 @@ def check_permutations(order: np.ndarray, inverse: np.ndarray) -> int:
     rows = order.shape[0]
     if inverse.shape[0] != rows:
         raise permutations_error()
-    if rows and (order.min() < 0 or order.max() >= rows
-                 or not np.array_equal(inverse[order], np.arange(rows))):
+    if rows and (
+        order.min() < 0
+        or order.max() >= rows
+        or not np.array_equal(inverse[order], np.arange(rows))
+    ):
         raise permutations_error()
     return rows
 
 
-def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None,
-                     padding_value: object = 0) -> tuple[np.ndarray, np.ndarray]:
+def unpack_sequences(
+    packed: PackedSequences, *, total_length: int | None = None, padding_value: object = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(x, lengths)``: the packed batch back as batch-first ``(B, T, ...)``, original order.
 
     Rule: the inverse of :func:`pack_sequences`. ``T`` is the longest length,
@@ -274,8 +293,9 @@ def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None
     total_length = check_maxlen(total_length, "total_length")
     steps = batch_sizes.shape[0]
     if total_length is not None and total_length < steps:
-        raise ValueError(f"total_length={total_length} is shorter than the longest "
-                         f"sequence ({steps})")
+        raise ValueError(
+            f"total_length={total_length} is shorter than the longest sequence ({steps})"
+        )
     width = steps if total_length is None else total_length
     sorted_lengths = (batch_sizes[None, :] > np.arange(rows)[:, None]).sum(axis=1)
     fill = cast_scalar(padding_value, data.dtype, "padding_value")
@@ -339,8 +359,9 @@ def repad(values: object, indices: object, batch: int, seqlen: int) -> np.ndarra
     return out.reshape((batch, seqlen) + values.shape[1:])
 
 
-def reverse_sequences(x: object, lengths: object, *, axis: int = 1,
-                      padding: str = "post") -> np.ndarray:
+def reverse_sequences(
+    x: object, lengths: object, *, axis: int = 1, padding: str = "post"
+) -> np.ndarray:
     """Reverse the valid steps of each row along ``axis``; padding stays where it is.
 
     Rule (``tf.reverse_sequence`` with ``batch_axis=0``): with

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (
+from maskref.api.checks import (
     check_choice,
     check_mask_dtype,
     check_mask_shape,
     normalize_axis,
     normalize_single_axis,
 )
-from ._dtypes import cast_scalar
+from maskref.api.dtypes import cast_scalar
 
 __all__ = [
     "masked_all",
@@ -94,8 +94,9 @@ def _work(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
-def _count(m: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...],
-           keepdims: bool) -> np.ndarray:
+def _count(
+    m: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
+) -> np.ndarray:
     """Valid elements per slice, counted on the small mask: an axis the mask
     broadcasts over (size 1) multiplies the count by its size in ``x``."""
     factor = int(np.prod([shape[a] for a in axes if m.shape[a] == 1], dtype=np.int64))

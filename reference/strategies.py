@@ -21,7 +21,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ._dtypes import NUMERIC_DTYPES
+from maskref.api.dtypes import NUMERIC_DTYPES
+
 from .attention import ALIGNS, aligned_mask_shape, band_rule
 
 __all__ = [
@@ -83,9 +84,9 @@ def lengths(
     max_batch: int = 6, max_len: int = 8, *, min_batch: int = 0
 ) -> st.SearchStrategy[np.ndarray]:
     """A 1-D int64 array of per-row lengths in ``[0, max_len]`` (zeros included)."""
-    return st.lists(
-        st.integers(0, max_len), min_size=min_batch, max_size=max_batch
-    ).map(lambda v: np.asarray(v, dtype=np.int64))
+    return st.lists(st.integers(0, max_len), min_size=min_batch, max_size=max_batch).map(
+        lambda v: np.asarray(v, dtype=np.int64)
+    )
 
 
 @st.composite
@@ -166,9 +167,7 @@ def token_ids(
 ) -> np.ndarray:
     """Integer ids ``(B, T)`` in ``[0, vocab)``, padded with ``pad_id`` pre or post."""
     batch, steps = draw(st.integers(0, max_batch)), draw(st.integers(0, max_len))
-    ids = draw(
-        hnp.arrays(np.int64, (batch, steps), elements=st.integers(0, vocab - 1))
-    )
+    ids = draw(hnp.arrays(np.int64, (batch, steps), elements=st.integers(0, vocab - 1)))
     mask = draw(masks((batch, steps)))
     return np.where(mask, ids, pad_id)
 
@@ -178,8 +177,9 @@ ATTENTION_MASK_LAYOUTS = ("none", "LS", "BLS", "full", "key_padding")
 
 
 @st.composite
-def attention_masks(draw, scores_shape: tuple[int, ...],
-                    layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS) -> np.ndarray | None:
+def attention_masks(
+    draw, scores_shape: tuple[int, ...], layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS
+) -> np.ndarray | None:
     """A boolean attention mask for scores of ``scores_shape`` ``(..., L, S)``, or None.
 
     Layouts: ``"LS"`` ``(L, S)``; ``"BLS"`` ``(B, L, S)`` (scores of rank >= 3);
@@ -204,10 +204,17 @@ def attention_masks(draw, scores_shape: tuple[int, ...],
 
 
 @st.composite
-def attention_batches(draw, dtype: np.dtype | st.SearchStrategy | None = None, *,
-                      max_batch: int = 3, max_heads: int = 2, max_len: int = 5,
-                      max_embed: int = 4, plant: bool = True,
-                      layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS) -> dict:
+def attention_batches(
+    draw,
+    dtype: np.dtype | st.SearchStrategy | None = None,
+    *,
+    max_batch: int = 3,
+    max_heads: int = 2,
+    max_len: int = 5,
+    max_embed: int = 4,
+    plant: bool = True,
+    layouts: tuple[str, ...] = ATTENTION_MASK_LAYOUTS,
+) -> dict:
     """Inputs of ``scaled_dot_product_attention`` as a dict of keyword arguments.
 
     ``query (..., L, E)``, ``key (..., S, E)``, ``value (..., S, Ev)`` with 0, 1
@@ -243,5 +250,6 @@ def attention_batches(draw, dtype: np.dtype | st.SearchStrategy | None = None, *
         unseen = ~full.any(-2)[..., None]
         key = np.where(unseen, poison, key).astype(dtype)
         value = np.where(unseen, poison, value).astype(dtype)
-    return dict(query=query, key=key, value=value, mask=mask, causal=causal, align=align,
-                window=window)
+    return dict(
+        query=query, key=key, value=value, mask=mask, causal=causal, align=align, window=window
+    )

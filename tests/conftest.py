@@ -22,8 +22,9 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("default", max_examples=30, **_common)
 settings.register_profile("ci", max_examples=150, derandomize=True, print_blob=True, **_common)
 settings.register_profile("thorough", max_examples=1000, **_common)
-settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE",
-                                                                     "default"))
+settings.load_profile(
+    "ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "default")
+)
 
 ON_CI = bool(os.environ.get("CI"))
 FRAMEWORK = {"tf_impl": "tensorflow", "torch_impl": "torch"}
@@ -35,8 +36,10 @@ def require(module: str) -> None:
     if importlib.util.find_spec(module) is None:
         if ON_CI:
             pytest.fail(f"{module} is not installed, but CI must test every framework")
-        pytest.skip(f"{module} is not installed (pip install -c constraints.txt 'maskref[all]')",
-                    allow_module_level=True)  # also called at the top of framework-only files
+        pytest.skip(
+            f"{module} is not installed (pip install -c constraints.txt 'maskref[all]')",
+            allow_module_level=True,
+        )  # also called at the top of framework-only files
 
 
 def to_numpy(value):

@@ -34,10 +34,12 @@ def gradients(backend: str, batch: dict, weights: np.random.Generator) -> dict[s
         leaves = {n: torch.tensor(batch[n], requires_grad=True) for n in NAMES}
         mask = None if batch["mask"] is None else torch.from_numpy(batch["mask"])
         out = torch_impl.scaled_dot_product_attention(**leaves, mask=mask, **args)
-        grads = torch.autograd.grad((out * torch.from_numpy(w)).sum(), list(leaves.values()),
-                                    allow_unused=True)
-        return {n: np.zeros_like(batch[n]) if g is None else g.numpy()
-                for n, g in zip(NAMES, grads)}
+        grads = torch.autograd.grad(
+            (out * torch.from_numpy(w)).sum(), list(leaves.values()), allow_unused=True
+        )
+        return {
+            n: np.zeros_like(batch[n]) if g is None else g.numpy() for n, g in zip(NAMES, grads)
+        }
     import tensorflow as tf
 
     import tf_impl
@@ -48,13 +50,16 @@ def gradients(backend: str, batch: dict, weights: np.random.Generator) -> dict[s
         out = tf_impl.scaled_dot_product_attention(**leaves, mask=mask, **args)
         loss = tf.reduce_sum(out * tf.constant(w))
     grads = tape.gradient(loss, list(leaves.values()))
-    return {n: np.zeros_like(batch[n]) if g is None else np.asarray(g)
-            for n, g in zip(NAMES, grads)}
+    return {
+        n: np.zeros_like(batch[n]) if g is None else np.asarray(g) for n, g in zip(NAMES, grads)
+    }
 
 
 @pytest.mark.parametrize("backend", sorted(FRAMEWORK))
-@given(batch=rs.attention_batches(st.sampled_from(["float32", "float64"]), plant=True),
-       seed=st.integers(0, 2**16))
+@given(
+    batch=rs.attention_batches(st.sampled_from(["float32", "float64"]), plant=True),
+    seed=st.integers(0, 2**16),
+)
 def test_gradients_are_finite_and_zero_where_hidden(backend, batch, seed):
     require(FRAMEWORK[backend])
     grads = gradients(backend, batch, np.random.default_rng(seed))
@@ -75,8 +80,9 @@ def test_tf_and_torch_gradients_agree(batch, seed):
     tf_grads = gradients("tf_impl", batch, np.random.default_rng(seed))
     torch_grads = gradients("torch_impl", batch, np.random.default_rng(seed))
     for name in NAMES:
-        np.testing.assert_allclose(tf_grads[name], torch_grads[name], rtol=1e-6, atol=1e-9,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            tf_grads[name], torch_grads[name], rtol=1e-6, atol=1e-9, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("backend", sorted(FRAMEWORK))

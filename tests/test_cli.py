@@ -34,8 +34,9 @@ def test_report_markdown_table():
     report.report(3, "markdown", "law: apply_mask", out, progress=False)
     lines = out.getvalue().splitlines()
     assert lines[0] == "# maskref behaviour report"
-    assert any(line.startswith("| apply_mask | law: apply_mask is idempotent | agrees") for line
-               in lines)
+    assert any(
+        line.startswith("| apply_mask | law: apply_mask is idempotent | agrees") for line in lines
+    )
 
 
 def test_report_fails_when_a_maskref_backend_diverges(monkeypatch):

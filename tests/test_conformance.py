@@ -48,6 +48,9 @@ def test_every_reference_operation_has_a_case_per_backend():
     import reference
 
     backend_ops = {c.operation for c in CASES if c.kind == "backend"}
-    public = {n for n in reference.__all__
-              if callable(getattr(reference, n)) and not isinstance(getattr(reference, n), type)}
+    public = {
+        n
+        for n in reference.__all__
+        if callable(getattr(reference, n)) and not isinstance(getattr(reference, n), type)
+    }
     assert public <= backend_ops

@@ -23,8 +23,11 @@ def _dtype_name(value) -> str:
         ("drop", [[F, T, F], [T, T, F]], "bool"),
         ("int", [[1, 0, 1], [0, 0, 1]], "int64"),
         ("additive", [[0, -np.inf, 0], [-np.inf, -np.inf, 0]], "float32"),
-        ("additive_min", [[0, np.finfo(np.float32).min, 0],
-                          [np.finfo(np.float32).min] * 2 + [0]], "float32"),
+        (
+            "additive_min",
+            [[0, np.finfo(np.float32).min, 0], [np.finfo(np.float32).min] * 2 + [0]],
+            "float32",
+        ),
     ],
 )
 def test_writing_each_convention(backend, native, target, expected, dtype):
@@ -37,22 +40,24 @@ def test_writing_each_convention(backend, native, target, expected, dtype):
 
 def test_named_conventions_are_the_frameworks_polarities(backend, native):
     keras = native(KEEP)
-    kpm = to_numpy(backend.convert_mask(keras, "keras",
-                                        "torch.nn.MultiheadAttention.key_padding_mask"))
+    kpm = to_numpy(
+        backend.convert_mask(keras, "keras", "torch.nn.MultiheadAttention.key_padding_mask")
+    )
     np.testing.assert_array_equal(kpm, ~KEEP)
-    sdpa = to_numpy(backend.convert_mask(keras, "keras",
-                                         "torch.nn.functional.scaled_dot_product_attention"))
+    sdpa = to_numpy(
+        backend.convert_mask(keras, "keras", "torch.nn.functional.scaled_dot_product_attention")
+    )
     np.testing.assert_array_equal(sdpa, KEEP)
-    np.testing.assert_array_equal(
-        to_numpy(backend.convert_mask(keras, "keras", "numpy.ma")), ~KEEP)
+    np.testing.assert_array_equal(to_numpy(backend.convert_mask(keras, "keras", "numpy.ma")), ~KEEP)
     hf = backend.convert_mask(keras, "keras", "transformers")
     assert _dtype_name(hf) == "int64"
     np.testing.assert_array_equal(to_numpy(hf), KEEP.astype(int))
 
 
 def test_additive_threshold(backend, native):
-    bias = np.array([0.0, -0.5, -9999.0, -1e4, -1e9, -np.inf, np.finfo(np.float32).min, 3.0],
-                    np.float32)
+    bias = np.array(
+        [0.0, -0.5, -9999.0, -1e4, -1e9, -np.inf, np.finfo(np.float32).min, 3.0], np.float32
+    )
     keep = to_numpy(backend.convert_mask(native(bias), "additive", "keep"))
     np.testing.assert_array_equal(keep, [T, T, T, F, F, F, F, T])
     assert ADDITIVE_THRESHOLD == -1e4
@@ -63,8 +68,9 @@ def test_additive_threshold(backend, native):
 def test_float16_additive_min_and_dtype_argument(backend, native):
     out = backend.convert_mask(native(np.array([T, F])), "keep", "additive_min", dtype="float16")
     np.testing.assert_array_equal(to_numpy(out), np.array([0, -65504], np.float16))
-    keeps_float = backend.convert_mask(native(np.array([0.0, -np.inf], np.float64)), "additive",
-                                       "additive_min")
+    keeps_float = backend.convert_mask(
+        native(np.array([0.0, -np.inf], np.float64)), "additive", "additive_min"
+    )
     assert _dtype_name(keeps_float) == "float64"
     as_float = backend.convert_mask(native(np.array([T, F])), "keep", "int", dtype="float32")
     np.testing.assert_array_equal(to_numpy(as_float), np.array([1.0, 0.0], np.float32))
@@ -98,10 +104,14 @@ def test_unknown_name_lists_the_known_ones(backend):
     entry = backend.mask_convention("transformers")
     assert (entry.convention, entry.name) == ("int", "transformers")
     assert set(NAMED_CONVENTIONS) >= {
-        "keras", "torch.nn.MultiheadAttention.key_padding_mask",
+        "keras",
+        "torch.nn.MultiheadAttention.key_padding_mask",
         "torch.nn.MultiheadAttention.attn_mask",
-        "torch.nn.functional.scaled_dot_product_attention", "numpy.ma", "transformers",
-        "jax.nn.dot_product_attention", "flax",
+        "torch.nn.functional.scaled_dot_product_attention",
+        "numpy.ma",
+        "transformers",
+        "jax.nn.dot_product_attention",
+        "flax",
     }
     for name, entry in NAMED_CONVENTIONS.items():
         assert entry.name == name and entry.convention in CONVENTIONS and entry.shape

@@ -21,14 +21,24 @@ from maskref.conformance.operations import reduction_elements
 from reference import strategies as rs
 
 DIFFERENTIABLE = [
-    "masked_sum", "masked_mean", "masked_max", "masked_min", "masked_prod", "masked_var",
-    "masked_std", "masked_logsumexp", "masked_cumsum", "masked_softmax", "masked_log_softmax",
+    "masked_sum",
+    "masked_mean",
+    "masked_max",
+    "masked_min",
+    "masked_prod",
+    "masked_var",
+    "masked_std",
+    "masked_logsumexp",
+    "masked_cumsum",
+    "masked_softmax",
+    "masked_log_softmax",
 ]
 SCANS = {"masked_cumsum", "masked_softmax", "masked_log_softmax"}
 
 
-def gradient(name: str, fn, x: np.ndarray, mask: np.ndarray, weights: np.ndarray,
-             kwargs: dict) -> np.ndarray:
+def gradient(
+    name: str, fn, x: np.ndarray, mask: np.ndarray, weights: np.ndarray, kwargs: dict
+) -> np.ndarray:
     """d/dx of sum(w * y) over the finite outputs y = fn(x, mask, **kwargs)."""
     if name == "torch_impl":
         import torch
@@ -92,8 +102,9 @@ def test_gradient_of_a_fully_masked_slice_is_zero(backend_name):
     x = np.array([[np.nan, np.inf], [1.0, 2.0]], dtype=np.float32)
     mask = np.array([[False, False], [True, False]])
     for name in DIFFERENTIABLE:
-        grad = gradient(backend_name, getattr(b, name), x, mask, np.ones(1, np.float32),
-                        {"axis": 1})
+        grad = gradient(
+            backend_name, getattr(b, name), x, mask, np.ones(1, np.float32), {"axis": 1}
+        )
         assert np.isfinite(grad).all() and (grad[0] == 0).all() and grad[1, 1] == 0, name
 
 
@@ -104,9 +115,12 @@ def test_gradient_values_on_valid_positions(backend_name):
     x = np.array([[1.0, 3.0, np.nan]], dtype=np.float32)
     mask = np.array([[True, True, False]])
     ones = np.ones(1, np.float32)
-    np.testing.assert_allclose(gradient(backend_name, b.masked_mean, x, mask, ones,
-                                        {"axis": 1}), [[0.5, 0.5, 0.0]])
-    np.testing.assert_allclose(gradient(backend_name, b.masked_max, x, mask, ones,
-                                        {"axis": 1}), [[0.0, 1.0, 0.0]])
-    np.testing.assert_allclose(gradient(backend_name, b.masked_sum, x, mask, ones,
-                                        {"axis": 1}), [[1.0, 1.0, 0.0]])
+    np.testing.assert_allclose(
+        gradient(backend_name, b.masked_mean, x, mask, ones, {"axis": 1}), [[0.5, 0.5, 0.0]]
+    )
+    np.testing.assert_allclose(
+        gradient(backend_name, b.masked_max, x, mask, ones, {"axis": 1}), [[0.0, 1.0, 0.0]]
+    )
+    np.testing.assert_allclose(
+        gradient(backend_name, b.masked_sum, x, mask, ones, {"axis": 1}), [[1.0, 1.0, 0.0]]
+    )

@@ -37,8 +37,12 @@ def test_backend_mirrors_the_reference(name):
         sig = inspect.signature(fn)
         assert list(sig.parameters) == list(ref_sig.parameters), fn_name
         for p, q in zip(sig.parameters.values(), ref_sig.parameters.values()):
-            same = p.default == q.default or p.default is q.default or (
-                isinstance(p.default, float) and math.isnan(p.default) and math.isnan(q.default)
+            same = (
+                p.default == q.default
+                or p.default is q.default
+                or (
+                    isinstance(p.default, float) and math.isnan(p.default) and math.isnan(q.default)
+                )
             )
             assert same, (fn_name, p.name)
             assert p.kind == q.kind, (fn_name, p.name)
@@ -48,8 +52,7 @@ def test_backend_mirrors_the_reference(name):
 @pytest.mark.parametrize("name", ["tf_impl", "torch_impl"])
 def test_backend_modules_mirror_the_reference_modules(name):
     require(FRAMEWORK[name])
-    for module in ("padding", "masks", "reductions", "conventions", "attention", "ragged",
-                   "flow"):
+    for module in ("padding", "masks", "reductions", "conventions", "attention", "ragged", "flow"):
         ref_mod = importlib.import_module(f"reference.{module}")
         mod = importlib.import_module(f"{name}.{module}")
         assert set(ref_mod.__all__) <= set(dir(mod)), module

@@ -73,9 +73,7 @@ def test_mask_from_value(backend, native):
 
 def test_mask_from_value_nan_means_padding(backend, native):
     x = native(np.array([[[np.nan, np.nan], [np.nan, 1.0], [1.0, 2.0]]], dtype=np.float32))
-    np.testing.assert_array_equal(
-        to_numpy(backend.mask_from_value(x, float("nan"))), [[F, T, T]]
-    )
+    np.testing.assert_array_equal(to_numpy(backend.mask_from_value(x, float("nan"))), [[F, T, T]])
 
 
 def test_mask_from_ids(backend, native):

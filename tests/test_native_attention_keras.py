@@ -81,8 +81,9 @@ def test_mha_functional_model_masks_as_eager(keras):
     model = keras.Model(inputs, layer(masked, masked))
     x = np.array([[[0.5], [1.0], [0.0]], [[0.0], [2.0], [0.0]]], F32)
     eager = keras.layers.Masking(0.0)(x)
-    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(layer(eager, eager)),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(model(x)), np.asarray(layer(eager, eager)), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_keras_ops_add_reads_a_column_as_a_channels_first_bias_on_tensorflow(keras):
@@ -101,7 +102,8 @@ def test_dot_product_attention_default_scale_is_float32(keras):
     default = np.asarray(keras.ops.dot_product_attention(q, k, v))
     f32_scale = float(np.float32(1.0) / np.sqrt(np.float32(3.0)))
     np.testing.assert_array_equal(
-        default, np.asarray(keras.ops.dot_product_attention(q, k, v, scale=f32_scale)))
+        default, np.asarray(keras.ops.dot_product_attention(q, k, v, scale=f32_scale))
+    )
     exact = np.asarray(keras.ops.dot_product_attention(q, k, v, scale=1 / np.sqrt(3.0)))
     assert default.dtype == np.float64
     np.testing.assert_allclose(default, exact, rtol=1e-6)

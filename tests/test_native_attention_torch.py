@@ -112,8 +112,9 @@ def test_generate_square_subsequent_mask_is_float32_additive():
 
     mask = torch.nn.Transformer.generate_square_subsequent_mask(3)
     assert mask.dtype == torch.float32
-    np.testing.assert_array_equal(mask.numpy(), ref.convert_mask(ref.causal_mask(3), "keep",
-                                                                 "additive"))
+    np.testing.assert_array_equal(
+        mask.numpy(), ref.convert_mask(ref.causal_mask(3), "keep", "additive")
+    )
 
 
 def test_sdpa_fully_masked_row_is_zero_on_both_cpu_kernels():

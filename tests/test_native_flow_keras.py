@@ -80,16 +80,20 @@ def test_masking_zeroes_with_where_not_by_multiplying(keras):
     assert values.ravel().tolist() == [0.0, 1.0] and mask.tolist() == [[False, True]]
 
 
-@pytest.mark.parametrize("name", sorted(k for k, v in flow.KERAS_LAYER_KINDS.items()
-                                        if v in ("propagate", "destroy")))
+@pytest.mark.parametrize(
+    "name", sorted(k for k, v in flow.KERAS_LAYER_KINDS.items() if v in ("propagate", "destroy"))
+)
 def test_supports_masking_matches_the_kind(keras, name):
     """Layers of kind "propagate" support masking (default compute_mask); "destroy" ones do
     not (Keras warns and drops the mask)."""
     layers = keras.layers
-    makers = {"Dense": lambda: layers.Dense(1), "Dropout": lambda: layers.Dropout(0.5),
-              "Activation": lambda: layers.Activation("relu"),
-              "TimeDistributed": lambda: layers.TimeDistributed(layers.Dense(1)),
-              "Conv1D": lambda: layers.Conv1D(1, 1)}
+    makers = {
+        "Dense": lambda: layers.Dense(1),
+        "Dropout": lambda: layers.Dropout(0.5),
+        "Activation": lambda: layers.Activation("relu"),
+        "TimeDistributed": lambda: layers.TimeDistributed(layers.Dense(1)),
+        "Conv1D": lambda: layers.Conv1D(1, 1),
+    }
     layer = makers.get(name, lambda: getattr(layers, name)())()
     assert layer.supports_masking == (flow.KERAS_LAYER_KINDS[name] == "propagate")
 
@@ -101,8 +105,9 @@ def test_a_layer_without_masking_support_warns_and_drops_the_mask(keras):
 
     out, messages = _call(Plain(), keras.layers.Masking(0.0)(X))
     assert _mask(out) is None
-    assert any("does not support masking and will therefore destroy the mask" in m
-               for m in messages)
+    assert any(
+        "does not support masking and will therefore destroy the mask" in m for m in messages
+    )
 
 
 def test_overriding_compute_mask_turns_masking_support_on(keras):
@@ -143,8 +148,9 @@ def test_an_identity_lambda_warns_but_its_output_keeps_the_mask(keras):
     masked = keras.layers.Masking(0.0)(X)
     out, messages = _call(keras.layers.Lambda(lambda t: t), masked)
     assert out is masked and _mask(out) == M and messages
-    symbolic, _ = _call(keras.layers.Lambda(lambda t: t),
-                        keras.layers.Masking(0.0)(keras.Input((None, 1))))
+    symbolic, _ = _call(
+        keras.layers.Lambda(lambda t: t), keras.layers.Masking(0.0)(keras.Input((None, 1)))
+    )
     assert _mask(symbolic) is None
 
 

@@ -50,8 +50,9 @@ def test_tf_to_tensor_truncates_post_and_its_batch_entry_drops_or_adds_rows():
     assert rt.to_tensor(-1, shape=[2, 2]).numpy().tolist() == [[1, 2], [4, -1]]
     assert rt.to_tensor(-1, shape=[1, 2]).numpy().tolist() == [[1, 2]]
     assert rt.to_tensor(-1, shape=[3, 1]).numpy().tolist() == [[1], [4], [-1]]
-    x, _ = rr.padded_from_ragged(np.array([1, 2, 3, 4]), [0, 3, 4], maxlen=2, value=-1,
-                                 truncating="post")
+    x, _ = rr.padded_from_ragged(
+        np.array([1, 2, 3, 4]), [0, 3, 4], maxlen=2, value=-1, truncating="post"
+    )
     assert x.tolist() == [[1, 2], [4, -1]]
 
 
@@ -93,12 +94,20 @@ def test_torch_pack_padded_keeps_ties_in_order_up_to_16_rows_only():
     rng = np.random.default_rng(0)
     for batch in range(1, 17):
         for lengths in (np.ones(batch, np.int64), rng.integers(1, 4, batch)):
-            packed = pack_padded_sequence(torch.zeros(batch, 3), torch.from_numpy(lengths),
-                                          batch_first=True, enforce_sorted=False)
+            packed = pack_padded_sequence(
+                torch.zeros(batch, 3),
+                torch.from_numpy(lengths),
+                batch_first=True,
+                enforce_sorted=False,
+            )
             stable = np.argsort(-lengths, kind="stable")
             assert packed.sorted_indices.tolist() == stable.tolist(), (batch, lengths)
-    packed = pack_padded_sequence(torch.zeros(17, 1), torch.ones(17, dtype=torch.int64),
-                                  batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(
+        torch.zeros(17, 1),
+        torch.ones(17, dtype=torch.int64),
+        batch_first=True,
+        enforce_sorted=False,
+    )
     assert packed.sorted_indices.tolist() != list(range(17))
 
 
@@ -110,8 +119,12 @@ def test_torch_pack_padded_refuses_zero_lengths_and_empty_tensors():
     with pytest.raises(RuntimeError, match="greater than 0"):
         pack_padded_sequence(torch.zeros(2, 2), [2, 0], batch_first=True, enforce_sorted=False)
     with pytest.raises(RuntimeError, match="empty"):
-        pack_padded_sequence(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64),
-                             batch_first=True, enforce_sorted=False)
+        pack_padded_sequence(
+            torch.zeros(0, 2),
+            torch.zeros(0, dtype=torch.int64),
+            batch_first=True,
+            enforce_sorted=False,
+        )
 
 
 def test_torch_pad_packed_refuses_a_short_total_length_as_the_reference():
@@ -140,9 +153,13 @@ def test_torch_jagged_pads_to_all_steps_unless_told_the_longest_row():
 
     assert _jagged([1, 2, 3], [0, 1, 3]).to_padded_tensor(0).tolist() == [[1, 0, 0], [2, 3, 0]]
     assert _jagged([1, 2, 3], [0, 1, 3], max_seqlen=2).to_padded_tensor(0).tolist() == [
-        [1, 0], [2, 3]]
+        [1, 0],
+        [2, 3],
+    ]
     assert _jagged([1, 2, 3], [0, 1, 3]).to_padded_tensor(0, output_size=(2, 2)).tolist() == [
-        [1, 0], [2, 3]]
+        [1, 0],
+        [2, 3],
+    ]
 
 
 def test_torch_jagged_output_size_truncates_post_and_ignores_its_batch_entry():

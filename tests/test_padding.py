@@ -41,15 +41,17 @@ def test_pad_sequences_edge_shapes(backend):
     assert to_numpy(backend.pad_sequences([[1], [2, 3]], maxlen=0)).shape == (2, 0)
     assert to_numpy(backend.pad_sequences([])).shape == (0, 0)
     assert to_numpy(backend.pad_sequences([], maxlen=3)).shape == (0, 3)
-    np.testing.assert_array_equal(to_numpy(backend.pad_sequences([[], [1, 2], []])),
-                                  [[0, 0], [1, 2], [0, 0]])
+    np.testing.assert_array_equal(
+        to_numpy(backend.pad_sequences([[], [1, 2], []])), [[0, 0], [1, 2], [0, 0]]
+    )
     assert to_numpy(backend.pad_sequences([[], []])).shape == (2, 0)
 
 
 def test_pad_sequences_from_native_tensors(backend, native):
     seqs = [native(np.array(s, dtype=np.int64)) for s in S]
-    np.testing.assert_array_equal(to_numpy(backend.pad_sequences(seqs, padding="post")),
-                                  [[1, 0, 0], [2, 3, 0], [4, 5, 6]])
+    np.testing.assert_array_equal(
+        to_numpy(backend.pad_sequences(seqs, padding="post")), [[1, 0, 0], [2, 3, 0], [4, 5, 6]]
+    )
 
 
 def test_pad_sequences_bool(backend):
@@ -124,8 +126,9 @@ def test_reference_accepts_any_iterable_and_arrays():
     gen = (s for s in S)
     np.testing.assert_array_equal(ref.pad_sequences(gen), ref.pad_sequences(S))
     arr = np.array([[1, 2, 3], [4, 5, 6]])
-    np.testing.assert_array_equal(ref.pad_sequences(arr, maxlen=2, truncating="post"),
-                                  [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(
+        ref.pad_sequences(arr, maxlen=2, truncating="post"), [[1, 2], [4, 5]]
+    )
     tuples = tuple(tuple(s) for s in S)
     np.testing.assert_array_equal(ref.pad_sequences(tuples), ref.pad_sequences(S))
 
@@ -153,9 +156,7 @@ def test_inputs_are_never_mutated(backend, native):
     assert [to_numpy(p).tolist() for p in parts] == [[1, 2], [3]]
 
 
-@pytest.mark.parametrize(
-    ("padding", "expected"), [("post", [[1, 2], [3]]), ("pre", [[2, 0], [0]])]
-)
+@pytest.mark.parametrize(("padding", "expected"), [("post", [[1, 2], [3]]), ("pre", [[2, 0], [0]])])
 def test_unpad_sequences(backend, native, padding, expected):
     padded = native(np.array([[1, 2, 0], [3, 0, 0]]))
     parts = backend.unpad_sequences(padded, native(np.array([2, 1])), padding=padding)
@@ -168,8 +169,7 @@ def test_unpad_sequences(backend, native, padding, expected):
 )
 def test_unpad_sequences_errors(backend, native, lengths, error):
     with pytest.raises(error):
-        backend.unpad_sequences(native(np.array([[1, 2, 0], [3, 0, 0]])),
-                                native(np.array(lengths)))
+        backend.unpad_sequences(native(np.array([[1, 2, 0], [3, 0, 0]])), native(np.array(lengths)))
 
 
 def test_pad_flat(backend, native):

@@ -17,8 +17,10 @@ def keras_embedding_model(pooling):
     return keras.Model(inputs, pooling()(x))
 
 
-@pytest.mark.parametrize(("name", "reduce"), [("MaskedGlobalAveragePooling1D", "masked_mean"),
-                                              ("MaskedGlobalMaxPooling1D", "masked_max")])
+@pytest.mark.parametrize(
+    ("name", "reduce"),
+    [("MaskedGlobalAveragePooling1D", "masked_mean"), ("MaskedGlobalMaxPooling1D", "masked_max")],
+)
 def test_keras_layers_consume_the_embedding_mask(name, reduce):
     require("tensorflow")
     import keras
@@ -62,7 +64,8 @@ def test_keras_max_pooling_ignores_padding_unlike_keras():
     assert float(tf_impl.MaskedGlobalMaxPooling1D()(x, mask=mask)[0, 0]) == 1.0
     assert float(keras.layers.GlobalMaxPooling1D()(x)[0, 0]) == 1e6
     out = tf_impl.MaskedGlobalAveragePooling1D(keepdims=True, empty=0.0)(
-        x, mask=np.array([[False, False]]))
+        x, mask=np.array([[False, False]])
+    )
     assert out.shape == (1, 1, 1) and float(out[0, 0, 0]) == 0.0
 
 
@@ -99,14 +102,17 @@ def test_tf_reductions_compile_without_retracing():
     for lengths in ([1, 2, 3, 4], [6, 0, 2, 1], [0, 0, 0, 0]):
         mask = tf_impl.sequence_mask(tf.constant(lengths), 6)
         mean, top = pooled(x, mask)
-        np.testing.assert_allclose(mean.numpy(), tf_impl.masked_mean(x, mask, axis=1).numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            mean.numpy(), tf_impl.masked_mean(x, mask, axis=1).numpy(), rtol=1e-6
+        )
         np.testing.assert_allclose(top.numpy(), tf_impl.masked_max(x, mask, axis=1).numpy())
     assert len(traces) == 1
 
 
-@pytest.mark.parametrize(("name", "reduce"), [("MaskedGlobalAveragePooling1D", "masked_mean"),
-                                              ("MaskedGlobalMaxPooling1D", "masked_max")])
+@pytest.mark.parametrize(
+    ("name", "reduce"),
+    [("MaskedGlobalAveragePooling1D", "masked_mean"), ("MaskedGlobalMaxPooling1D", "masked_max")],
+)
 def test_torch_modules(name, reduce):
     require("torch")
     import torch
@@ -120,8 +126,9 @@ def test_torch_modules(name, reduce):
     xt = torch.tensor(x, requires_grad=True)
     module = getattr(torch_impl, name)()
     out = module(xt, torch.from_numpy(mask))
-    np.testing.assert_allclose(out.detach().numpy(), getattr(ref, reduce)(x, mask, axis=1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        out.detach().numpy(), getattr(ref, reduce)(x, mask, axis=1), rtol=1e-6
+    )
     torch.where(torch.isfinite(out), out, 0.0).sum().backward()
     grad = xt.grad.numpy()
     assert np.isfinite(grad).all() and (grad[~mask] == 0).all()
@@ -140,8 +147,9 @@ def test_torch_reductions_accept_bfloat16_and_keep_the_device():
     mask = torch.tensor([[True, True, False]])
     out = torch_impl.masked_mean(x, mask, axis=1)
     assert out.dtype == torch.bfloat16 and float(out[0]) == 1.5
-    meta = torch_impl.masked_sum(torch.zeros(2, 3, device="meta"),
-                                 torch.ones(2, 3, dtype=torch.bool, device="meta"), axis=1)
+    meta = torch_impl.masked_sum(
+        torch.zeros(2, 3, device="meta"), torch.ones(2, 3, dtype=torch.bool, device="meta"), axis=1
+    )
     assert meta.device.type == "meta"
 
 

@@ -152,5 +152,6 @@ def test_the_subclassed_model_gives_the_same_outputs(models):
     sub(POST)
     sub.set_weights(model.get_weights())
     for ids in (POST, PRE, FULLY_PADDED):
-        np.testing.assert_allclose(np.asarray(sub(ids)), run_torch(port, ids), equal_nan=True,
-                                   **TOL)
+        np.testing.assert_allclose(
+            np.asarray(sub(ids)), run_torch(port, ids), equal_nan=True, **TOL
+        )

@@ -22,24 +22,33 @@ def test_ragged_round_trip(backend, native):
     x, mask = _np(backend.padded_from_ragged(native(values), native(splits)))
     assert x.tolist() == [[1, 2, 0], [3, 4, 5], [0, 0, 0]]
     assert mask.tolist() == [[T, T, F], [T, T, T], [F, F, F]]
-    x, mask = _np(backend.padded_from_ragged(native(values), native(splits), maxlen=2,
-                                             padding="pre", value=-1))
+    x, mask = _np(
+        backend.padded_from_ragged(
+            native(values), native(splits), maxlen=2, padding="pre", value=-1
+        )
+    )
     assert x.tolist() == [[1, 2], [4, 5], [-1, -1]]  # truncating="pre" keeps the last steps
     assert mask.tolist() == [[T, T], [T, T], [F, F]]
 
 
 def test_holes_are_compacted(backend, native):
     holes = np.array([[T, F, T]])
-    values, splits = _np(backend.ragged_from_padded(native(np.array([[7, 8, 9]])),
-                                                    native(holes)))
+    values, splits = _np(backend.ragged_from_padded(native(np.array([[7, 8, 9]])), native(holes)))
     assert values.tolist() == [7, 9] and splits.tolist() == [0, 2]
 
 
 def test_row_splits_and_lengths(backend, native):
     assert _np(backend.row_splits_from_lengths(native(np.array([2, 0, 3])))).tolist() == [
-        0, 2, 2, 5]
+        0,
+        2,
+        2,
+        5,
+    ]
     assert _np(backend.lengths_from_row_splits(native(np.array([0, 2, 2, 5])))).tolist() == [
-        2, 0, 3]
+        2,
+        0,
+        3,
+    ]
     assert _np(backend.row_splits_from_lengths(native(np.zeros(0, np.int64)))).tolist() == [0]
     for bad in ([1, 2], [0, 2, 1]):
         with pytest.raises(ValueError):
@@ -66,8 +75,7 @@ def test_ties_keep_their_order_and_zero_length_rows_pack(backend, native):
     x = np.array([[1, 0], [2, 0], [0, 0], [3, 4]])
     packed = backend.pack_sequences(native(x), native(np.array([1, 1, 0, 2])))
     assert _np(packed.sorted_indices).tolist() == [3, 0, 1, 2]
-    assert _np(packed.data).tolist() == [3, 1, 2, 4] and _np(packed.batch_sizes).tolist() == [
-        3, 1]
+    assert _np(packed.data).tolist() == [3, 1, 2, 4] and _np(packed.batch_sizes).tolist() == [3, 1]
     back, lengths = _np(backend.unpack_sequences(packed))
     assert back.tolist() == [[1, 0], [2, 0], [0, 0], [3, 4]] and lengths.tolist() == [1, 1, 0, 2]
     with pytest.raises(ValueError):
@@ -101,6 +109,8 @@ def test_positions_and_edges(backend, native):
     left = np.array([[F, T, T], [T, T, T]])
     assert _np(backend.positions_from_mask(native(left))).tolist() == [[0, 0, 1], [0, 1, 2]]
     assert _np(backend.positions_from_mask(native(left), start=1, fill=-1)).tolist() == [
-        [-1, 1, 2], [1, 2, 3]]
+        [-1, 1, 2],
+        [1, 2, 3],
+    ]
     assert _np(backend.last_valid(native(X), native(MASK))).tolist() == [2, 5, 0]
     assert _np(backend.first_valid(native(X), native(MASK), empty=-1)).tolist() == [1, 3, -1]

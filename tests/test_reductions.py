@@ -190,5 +190,6 @@ def test_reference_matches_numpy_ma():
     m = np.random.default_rng(1).random((4, 5)) > 0.3
     ma = np.ma.array(x, mask=~m)
     np.testing.assert_allclose(ref.masked_mean(x, m, axis=1), ma.mean(axis=1).filled(np.nan))
-    np.testing.assert_allclose(ref.masked_var(x, m, axis=0, ddof=1),
-                               ma.var(axis=0, ddof=1).filled(np.nan))
+    np.testing.assert_allclose(
+        ref.masked_var(x, m, axis=0, ddof=1), ma.var(axis=0, ddof=1).filled(np.nan)
+    )

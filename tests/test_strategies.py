@@ -19,9 +19,7 @@ def test_ragged_batches_reach_the_edge_cases():
 
 
 def test_padded_batches_plant_poison_under_the_mask():
-    x, mask = find(
-        rs.padded_batches("float32"), lambda b: b[0].size > 0 and not b[1].all()
-    )
+    x, mask = find(rs.padded_batches("float32"), lambda b: b[0].size > 0 and not b[1].all())
     assert not np.isfinite(x[~mask]).any()
 
 
@@ -35,7 +33,7 @@ def test_masks_have_holes_and_empty_rows():
 def test_pre_masks_are_valid_suffixes(mask):
     for row in mask:
         n = int(row.sum())
-        assert row[5 - n:].all() and not row[: 5 - n].any()
+        assert row[5 - n :].all() and not row[: 5 - n].any()
 
 
 @given(rs.token_ids(pad_id=0))

@@ -1,4 +1,4 @@
-"""The code base is ruff clean."""
+"""The code base is ruff clean and ruff formatted."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import require
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_ruff_check():
+
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["check", "format"])
+def test_ruff(args):
     require("ruff")
     ruff = shutil.which("ruff")
-    root = Path(__file__).resolve().parents[1]
-    cmd = [ruff, "check", str(root)] if ruff else [sys.executable, "-m", "ruff", "check", str(root)]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    cmd = [ruff] if ruff else [sys.executable, "-m", "ruff"]
+    result = subprocess.run([*cmd, *args, str(ROOT)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr

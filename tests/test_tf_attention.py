@@ -87,8 +87,9 @@ def test_attention_in_tf_function_and_xla(jit: bool, empty: str) -> None:
     q, k, v, keys = padded_batch()
     mask = keys[:, None, None, :]  # (B, 1, 1, S): broadcast over heads and queries
     kw = dict(causal=True, align="bottom_right", window=3, empty=empty)
-    sdpa = tf.function(lambda a, b, c, m: T.scaled_dot_product_attention(a, b, c, m, **kw),
-                       jit_compile=jit)
+    sdpa = tf.function(
+        lambda a, b, c, m: T.scaled_dot_product_attention(a, b, c, m, **kw), jit_compile=jit
+    )
     weights = tf.function(lambda a, b, m: T.attention_weights(a, b, m, **kw), jit_compile=jit)
     same(sdpa(q, k, v, mask), R.scaled_dot_product_attention(q, k, v, mask, **kw))
     same(weights(q, k, mask), R.attention_weights(q, k, mask, **kw))
@@ -100,8 +101,9 @@ def test_valid_non_finite_values_in_graph_mode_and_xla(jit: bool) -> None:
     q = np.zeros((1, 3, 2), np.float32)
     k = np.zeros((1, 3, 2), np.float32)
     v = np.array([[[1.0, 2.0], [INF, -INF], [NAN, 3.0]]], np.float32)
-    sdpa = tf.function(lambda a, b, c: T.scaled_dot_product_attention(a, b, c, causal=True),
-                       jit_compile=jit)
+    sdpa = tf.function(
+        lambda a, b, c: T.scaled_dot_product_attention(a, b, c, causal=True), jit_compile=jit
+    )
     with np.errstate(invalid="ignore"):  # the reference's own 0 * inf, which it discards
         expected = R.scaled_dot_product_attention(q, k, v, causal=True)
     np.testing.assert_array_equal(sdpa(q, k, v).numpy(), expected)
@@ -129,22 +131,26 @@ def test_unknown_sizes_in_tf_function() -> None:
     q, k, v, keys = padded_batch()
     spec = [tf.TensorSpec([None, None, None, 3], tf.float32)] * 3
     sdpa = tf.function(
-        lambda a, b, c, m: T.scaled_dot_product_attention(a, b, c, m[:, None, None, :],
-                                                          causal=True, empty="mean"),
+        lambda a, b, c, m: T.scaled_dot_product_attention(
+            a, b, c, m[:, None, None, :], causal=True, empty="mean"
+        ),
         input_signature=[*spec, tf.TensorSpec([None, None], tf.bool)],
     )
     mask = keys[:, None, None, :]
     expected = R.scaled_dot_product_attention(q, k, v, mask, causal=True, empty="mean")
     same(sdpa(q, k, v, keys), expected)
     rows = tf.TensorSpec([None, None], tf.bool)
-    masks = tf.function(lambda a, b: T.attention_mask(a, b, causal=True),
-                        input_signature=[rows] * 2)
+    masks = tf.function(
+        lambda a, b: T.attention_mask(a, b, causal=True), input_signature=[rows] * 2
+    )
     qm = np.array([[True, True, False], [True, False, False]])
     same(masks(qm, keys[:2]), R.attention_mask(qm, keys[:2], causal=True))
     with pytest.raises(tf.errors.InvalidArgumentError, match="batch sizes disagree"):
         masks(qm, keys)
-    causal = tf.function(lambda n: T.causal_mask(n, 5, align="bottom_right"),
-                         input_signature=[tf.TensorSpec([], tf.int32)])
+    causal = tf.function(
+        lambda n: T.causal_mask(n, 5, align="bottom_right"),
+        input_signature=[tf.TensorSpec([], tf.int32)],
+    )
     same(causal(3), R.causal_mask(3, 5, align="bottom_right"))
 
 
@@ -152,15 +158,19 @@ def test_unknown_sizes_in_tf_function() -> None:
 def test_masks_in_tf_function_and_xla(jit: bool) -> None:
     qm = np.array([[True, True, False, True], [False, True, True, True]])
     ids = np.array([[1, 1, 2, 0], [3, 3, 3, 3]])
-    masks = tf.function(lambda a, b: T.attention_mask(a, causal=True, window=2, segment_ids=b),
-                        jit_compile=jit)
+    masks = tf.function(
+        lambda a, b: T.attention_mask(a, causal=True, window=2, segment_ids=b), jit_compile=jit
+    )
     same(masks(qm, ids), R.attention_mask(qm, causal=True, window=2, segment_ids=ids))
-    segments = tf.function(lambda lengths, n: T.segment_ids_from_lengths(lengths, n),
-                           jit_compile=jit)
+    segments = tf.function(
+        lambda lengths, n: T.segment_ids_from_lengths(lengths, n), jit_compile=jit
+    )
     lengths = np.array([[2, 0, 1], [3, 1, 0]])
     same(segments(lengths, tf.constant(5)), R.segment_ids_from_lengths(lengths, 5))
-    convert = tf.function(lambda m: T.convert_mask(m, "transformers", "additive_min",
-                                                   dtype="float16"), jit_compile=jit)
+    convert = tf.function(
+        lambda m: T.convert_mask(m, "transformers", "additive_min", dtype="float16"),
+        jit_compile=jit,
+    )
     ints = np.array([[1, 1, 0], [0, 1, 1]])
     same(convert(ints), R.convert_mask(ints, "transformers", "additive_min", dtype="float16"))
 
@@ -243,8 +253,12 @@ def test_gradients_with_causal_rows_that_see_nothing() -> None:
     assert all(np.isfinite(g).all() for g in (gq, gk, gv))
     assert (gq[:, :2] == 0).all() and (gk[0, 2] == 0).all() and (gv[0, 2] == 0).all()
     expected = R.scaled_dot_product_attention(q, k, v, mask, causal=True, align="bottom_right")
-    same(T.scaled_dot_product_attention(q, k, v, mask, causal=True, align="bottom_right"),
-         expected, rtol=1e-10, atol=1e-10)
+    same(
+        T.scaled_dot_product_attention(q, k, v, mask, causal=True, align="bottom_right"),
+        expected,
+        rtol=1e-10,
+        atol=1e-10,
+    )
 
 
 # --- devices, inputs, dtypes, ragged input ---------------------------------------------
@@ -292,8 +306,9 @@ def test_half_precision_dtypes_are_kept(dtype: tf.DType) -> None:
     weights = T.attention_weights(half[0], half[1], mask, empty="mean")
     assert out.dtype == dtype and weights.dtype == dtype
     expected = T.scaled_dot_product_attention(*wide, mask, causal=True)
-    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), expected.numpy(),
-                               rtol=2e-2, atol=2e-2)
+    np.testing.assert_allclose(
+        tf.cast(out, tf.float32).numpy(), expected.numpy(), rtol=2e-2, atol=2e-2
+    )
     additive = T.convert_mask(keys, "keep", "additive_min", dtype=dtype)
     assert additive.dtype == dtype
     np.testing.assert_array_equal(T.convert_mask(additive, "additive", "keep").numpy(), keys)
@@ -302,8 +317,9 @@ def test_half_precision_dtypes_are_kept(dtype: tf.DType) -> None:
 def test_convert_mask_dtype_spellings() -> None:
     keep = np.array([True, False])
     for dtype in ("float16", np.dtype("float16"), tf.float16, np.float16):
-        same(T.convert_mask(keep, "keep", "additive", dtype=dtype),
-             np.array([0.0, -INF], np.float16))
+        same(
+            T.convert_mask(keep, "keep", "additive", dtype=dtype), np.array([0.0, -INF], np.float16)
+        )
     same(T.convert_mask(keep, "keep", "int", dtype=tf.uint8), np.array([1, 0], np.uint8))
     with pytest.raises(TypeError):
         T.convert_mask(keep, "keep", "additive", dtype=tf.int32)

@@ -68,8 +68,10 @@ def agree(name: str, *args: object, **kwargs: object) -> object:
 
 def test_same_functions_and_signatures():
     for name in R.__all__:
-        params = [[(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
-                  for fn in (getattr(T, name), getattr(R, name))]
+        params = [
+            [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+            for fn in (getattr(T, name), getattr(R, name))
+        ]
         assert params[0] == params[1], name
         assert f"reference.{name}" in getattr(T, name).__doc__
     assert T.KERAS_LAYER_KINDS is R.KERAS_LAYER_KINDS
@@ -93,8 +95,9 @@ def mask_lists(draw, max_masks: int = 4):
             out.append(None)
             continue
         m = draw(S.masks(shape))
-        out.append(m.tolist() if kind == "list" and m.size else
-                   tf.constant(m) if kind == "tensor" else m)
+        out.append(
+            m.tolist() if kind == "list" and m.size else tf.constant(m) if kind == "tensor" else m
+        )
     return shape, out
 
 
@@ -133,8 +136,12 @@ def test_concatenate_masks_agree(case, data):
     if axis in (1, -2, 0):  # concatenating along time (or batch): the features must agree
         rank3 = [(b, t, feats[0] if feats else 1) for _ in masks]
     agree("concatenate_masks", masks, rank3, axis=axis)
-    agree("concatenate_masks", masks, [(b, t)] * len(masks), axis=data.draw(st.sampled_from((
-        -1, 1, 0))))
+    agree(
+        "concatenate_masks",
+        masks,
+        [(b, t)] * len(masks),
+        axis=data.draw(st.sampled_from((-1, 1, 0))),
+    )
 
 
 def test_concatenate_masks_errors_and_keras():
@@ -146,19 +153,27 @@ def test_concatenate_masks_errors_and_keras():
     agree("concatenate_masks", [a, None], [(1, 3, 2), (1, 4, 2)])  # a is not (1, 4)
     # Keras's own Concatenate gives the same masks (feature axis and time axis)
     x, y = tf.zeros((1, 3, 2)), tf.zeros((1, 3, 4))
-    for masks, inputs, axis in (([a, None], [x, y], -1), ([a, b], [x, y], -1),
-                                ([a, None], [x, x], 1), ([a, b], [x, x], 1)):
+    for masks, inputs, axis in (
+        ([a, None], [x, y], -1),
+        ([a, b], [x, y], -1),
+        ([a, None], [x, x], 1),
+        ([a, b], [x, x], 1),
+    ):
         layer = keras.layers.Concatenate(axis=axis)
-        keras_mask = layer.compute_mask(inputs, [None if m is None else tf.constant(m)
-                                                 for m in masks])
+        keras_mask = layer.compute_mask(
+            inputs, [None if m is None else tf.constant(m) for m in masks]
+        )
         got = T.concatenate_masks(masks, [tuple(i.shape) for i in inputs], axis=axis)
         np.testing.assert_array_equal(got.numpy(), keras_mask.numpy())
 
 
-@given(st.sampled_from(("propagate", "keep", "consume", "destroy", "attention", "recurrent",
-                        "merge", "create", 3)),
-       st.one_of(st.none(), S.masks((2, 3)), st.just(np.ones((2, 3), np.int32))),
-       st.booleans())
+@given(
+    st.sampled_from(
+        ("propagate", "keep", "consume", "destroy", "attention", "recurrent", "merge", "create", 3)
+    ),
+    st.one_of(st.none(), S.masks((2, 3)), st.just(np.ones((2, 3), np.int32))),
+    st.booleans(),
+)
 def test_flow_mask_agrees(kind, mask, return_sequences):
     agree("flow_mask", kind, mask, return_sequences=return_sequences)
 
@@ -170,17 +185,23 @@ def test_rules_match_keras_layers():
     assert keras.layers.Dense(2).compute_mask(x, m) is m
     assert T.flow_mask("recurrent", m) is None
     assert keras.layers.LSTM(2).compute_mask(x, m) is None
-    same(T.flow_mask("recurrent", m, return_sequences=True),
-         keras.layers.LSTM(2, return_sequences=True).compute_mask(x, m).numpy())
+    same(
+        T.flow_mask("recurrent", m, return_sequences=True),
+        keras.layers.LSTM(2, return_sequences=True).compute_mask(x, m).numpy(),
+    )
     assert keras.layers.GlobalAveragePooling1D().compute_mask(x, m) is None
     assert T.RULES["attention"](m, None) is m
     assert T.RULES["merge"]([m, None]) is None
 
 
-@given(hnp.arrays(st.sampled_from((np.float32, np.float64)),
-                  hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
-                  elements=st.sampled_from((0.0, -0.0, 1.5, np.nan, np.inf, -np.inf, 4.0))),
-       st.sampled_from((0.0, 4.0, np.inf, np.nan)))
+@given(
+    hnp.arrays(
+        st.sampled_from((np.float32, np.float64)),
+        hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
+        elements=st.sampled_from((0.0, -0.0, 1.5, np.nan, np.inf, -np.inf, 4.0)),
+    ),
+    st.sampled_from((0.0, 4.0, np.inf, np.nan)),
+)
 def test_masking_values_agree(x, mask_value):
     agree("masking_values", x, mask_value)
     agree("masking_values", tf.constant(x), mask_value)
@@ -189,8 +210,13 @@ def test_masking_values_agree(x, mask_value):
 @pytest.mark.parametrize("mask_value", [0.0, 4.0, np.inf, -np.inf])
 def test_masking_values_equal_keras_masking(mask_value):
     """Keras 3.15's Masking zeroes with ``where`` too, so an inf masked step gives 0, not NaN."""
-    x = np.array([[[np.inf, np.inf], [1.0, 0.0], [-np.inf, -np.inf]],
-                  [[4.0, 4.0], [0.0, 0.0], [np.nan, 0.0]]], np.float32)
+    x = np.array(
+        [
+            [[np.inf, np.inf], [1.0, 0.0], [-np.inf, -np.inf]],
+            [[4.0, 4.0], [0.0, 0.0], [np.nan, 0.0]],
+        ],
+        np.float32,
+    )
     values, mask = T.masking_values(x, mask_value)
     keras_values = keras.layers.Masking(mask_value=mask_value)(x)
     np.testing.assert_array_equal(values.numpy(), keras_values.numpy())
@@ -201,8 +227,11 @@ def test_masking_values_equal_keras_masking(mask_value):
 MERGE_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8", "bool")
 
 
-@given(st.sampled_from(tuple(R.MERGE_OPS)), st.lists(st.sampled_from(MERGE_DTYPES), min_size=0,
-                                                      max_size=4), st.data())
+@given(
+    st.sampled_from(tuple(R.MERGE_OPS)),
+    st.lists(st.sampled_from(MERGE_DTYPES), min_size=0, max_size=4),
+    st.data(),
+)
 def test_merge_values_agree(op, dtypes, data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=3))
     xs = [data.draw(hnp.arrays(d, shape, elements=S.elements(np.dtype(d)))) for d in dtypes]
@@ -232,13 +261,22 @@ def test_merge_values_match_keras_add_and_mask():
 def test_rules_in_a_tf_function():
     @tf.function(input_signature=[tf.TensorSpec((None, None), tf.bool)] * 2)
     def f(a, b):
-        return (T.merge_masks([a, b]), T.merge_masks_strict([a, None]),
-                T.concatenate_masks([a, b], [(2, 3), (2, 3)], axis=1))
+        return (
+            T.merge_masks([a, b]),
+            T.merge_masks_strict([a, None]),
+            T.concatenate_masks([a, b], [(2, 3), (2, 3)], axis=1),
+        )
 
     a, b = np.array([[True, False, True], [False] * 3]), np.array([[True, True, False]] * 2)
     got = f(a, b)
-    same(got, (R.merge_masks([a, b]), R.merge_masks_strict([a, None]),
-               R.concatenate_masks([a, b], [(2, 3), (2, 3)], axis=1)))
+    same(
+        got,
+        (
+            R.merge_masks([a, b]),
+            R.merge_masks_strict([a, None]),
+            R.concatenate_masks([a, b], [(2, 3), (2, 3)], axis=1),
+        ),
+    )
 
 
 # get_mask / set_mask ---------------------------------------------------------------------
@@ -310,8 +348,9 @@ class MaskedSum(T.ConsumingLayer):
 
 
 def layer_stack():
-    emb = keras.layers.Embedding(10, 3, mask_zero=True,
-                                 embeddings_initializer=keras.initializers.RandomNormal(seed=1))
+    emb = keras.layers.Embedding(
+        10, 3, mask_zero=True, embeddings_initializer=keras.initializers.RandomNormal(seed=1)
+    )
     return [emb, Double(), DropFirst(), MaskedSum()]
 
 
@@ -348,6 +387,7 @@ def test_layer_bases_carry_the_mask(style):
         elif style == "eager":
             out = run(tf.constant(IDS))
         else:
+
             class Sub(keras.Model):
                 def call(self, ids):
                     return run(ids)
@@ -403,13 +443,26 @@ def test_explain_masks_on_the_port_model(pooling):
     assert report[4].mask_in is None and report[4].mask_out is None
     assert report.flagged == [] and all(r.flag is None for r in report)
     text = str(report)
-    assert text.splitlines()[0].split() == ["layer", "class", "kind", "mask", "in", "mask", "out",
-                                            "flag"]
-    assert re.search(r"^skip +Add +merge +\[\(3, 4\) 6/12 valid, \(3, 4\) 6/12 valid\] +"
-                     r"\(3, 4\) 6/12 valid$", text, re.M)
+    assert text.splitlines()[0].split() == [
+        "layer",
+        "class",
+        "kind",
+        "mask",
+        "in",
+        "mask",
+        "out",
+        "flag",
+    ]
+    assert re.search(
+        r"^skip +Add +merge +\[\(3, 4\) 6/12 valid, \(3, 4\) 6/12 valid\] +"
+        r"\(3, 4\) 6/12 valid$",
+        text,
+        re.M,
+    )
     assert f"pool ({type(model.get_layer('pool')).__name__}, consume)" in str(report[3])
-    np.testing.assert_allclose(model(IDS).numpy()[[0, 2]], model.predict(IDS, verbose=0)[[0, 2]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model(IDS).numpy()[[0, 2]], model.predict(IDS, verbose=0)[[0, 2]], rtol=1e-6
+    )
 
 
 def test_explain_masks_flags_a_layer_that_destroys_the_mask():
@@ -448,10 +501,15 @@ def test_explain_masks_flags_silent_drops_and_walks_sequential_models():
     assert [r.kind for r in report if r.flag] == ["op", "merge"]
     assert {r.name: r.mask_out for r in report}["cat"] == T.MaskSummary((3, 4), 12)
 
-    seq = keras.Sequential([keras.Input((4,), dtype="int32"),
-                            keras.layers.Embedding(10, 4, mask_zero=True),
-                            keras.layers.LSTM(3, return_sequences=True, name="seq"),
-                            keras.layers.LSTM(2, name="last"), keras.layers.Dense(1)])
+    seq = keras.Sequential(
+        [
+            keras.Input((4,), dtype="int32"),
+            keras.layers.Embedding(10, 4, mask_zero=True),
+            keras.layers.LSTM(3, return_sequences=True, name="seq"),
+            keras.layers.LSTM(2, name="last"),
+            keras.layers.Dense(1),
+        ]
+    )
     report = T.explain_masks(seq, IDS)
     assert [r.kind for r in report] == ["create", "keep", "consume", "propagate"]
     assert report.flagged == []
@@ -464,8 +522,9 @@ def test_explain_masks_sees_the_masks_baked_into_a_functional_graph():
     e = keras.layers.Embedding(10, 4, mask_zero=True, name="embedding")(inp)
     h = keras.layers.MultiHeadAttention(2, 2, name="mha")(e, e)
     y = keras.layers.Add(name="merge")([e, h])
-    report = T.explain_masks(keras.Model(inp, keras.layers.GlobalAveragePooling1D(
-        name="pool")(y)), IDS)
+    report = T.explain_masks(
+        keras.Model(inp, keras.layers.GlobalAveragePooling1D(name="pool")(y)), IDS
+    )
     rows = {r.name: r for r in report}
     assert rows["mha"].kind == "attention" and rows["mha"].mask_out == T.MaskSummary((3, 4), 6)
     assert rows["merge"].mask_in == (None, T.MaskSummary((3, 4), 6))  # cleared at run time

@@ -140,8 +140,9 @@ def test_row_splits_and_lengths(lengths: np.ndarray) -> None:
 
 
 @given(S.padded_batches(layout="post"), st.booleans(), st.data())
-def test_pack_and_unpack(batch: tuple[np.ndarray, np.ndarray], enforce: bool,
-                         data: st.DataObject) -> None:
+def test_pack_and_unpack(
+    batch: tuple[np.ndarray, np.ndarray], enforce: bool, data: st.DataObject
+) -> None:
     x, mask = batch
     lengths = mask.sum(axis=1)
     if enforce and data.draw(st.booleans()):  # sorted, so that enforce_sorted accepts it
@@ -171,12 +172,12 @@ def test_repad(batch: tuple[np.ndarray, np.ndarray]) -> None:
 
 
 @given(S.padded_batches(), S.padding_sides, st.data())
-def test_reverse_sequences(batch: tuple[np.ndarray, np.ndarray], padding: str,
-                           data: st.DataObject) -> None:
+def test_reverse_sequences(
+    batch: tuple[np.ndarray, np.ndarray], padding: str, data: st.DataObject
+) -> None:
     x, _ = batch
     axis = data.draw(st.integers(1, x.ndim - 1))
-    lengths = data.draw(hnp.arrays(np.int64, x.shape[:1], elements=st.integers(
-        0, x.shape[axis])))
+    lengths = data.draw(hnp.arrays(np.int64, x.shape[:1], elements=st.integers(0, x.shape[axis])))
     if data.draw(st.booleans()):
         axis -= x.ndim
     agree("reverse_sequences", x, lengths, axis=axis, padding=padding)
@@ -184,11 +185,13 @@ def test_reverse_sequences(batch: tuple[np.ndarray, np.ndarray], padding: str,
     same(T.reverse_sequences(once, lengths, axis=axis, padding=padding), x)
 
 
-@given(st.integers(1, 3).flatmap(lambda n: hnp.array_shapes(min_dims=n, max_dims=n, min_side=0,
-                                                            max_side=6)).flatmap(
-    lambda shape: hnp.arrays(np.bool_, shape)),
-       st.integers(-5, 5) | st.sampled_from([np.int32(3), np.uint8(200), np.array(-2)]),
-       st.integers(-5, 5))
+@given(
+    st.integers(1, 3)
+    .flatmap(lambda n: hnp.array_shapes(min_dims=n, max_dims=n, min_side=0, max_side=6))
+    .flatmap(lambda shape: hnp.arrays(np.bool_, shape)),
+    st.integers(-5, 5) | st.sampled_from([np.int32(3), np.uint8(200), np.array(-2)]),
+    st.integers(-5, 5),
+)
 def test_positions_from_mask(mask: np.ndarray, start: object, fill: int) -> None:
     agree("positions_from_mask", mask, start=start, fill=fill)
     agree("positions_from_mask", mask, start=tf.constant(start), fill=tf.constant(fill))
@@ -250,8 +253,9 @@ def test_from_ragged_tensor_is_to_tensor(rows: list[np.ndarray], maxlen: int | N
 
 
 def test_from_ragged_tensor_takes_int32_splits_and_uniform_steps() -> None:
-    rt = tf.RaggedTensor.from_row_splits(tf.reshape(tf.range(12.0), (6, 2)),
-                                         tf.constant([0, 4, 4, 6], tf.int32))
+    rt = tf.RaggedTensor.from_row_splits(
+        tf.reshape(tf.range(12.0), (6, 2)), tf.constant([0, 4, 4, 6], tf.int32)
+    )
     x, mask = T.from_ragged_tensor(rt, padding="pre")
     values = np.arange(12.0, dtype=np.float32).reshape(6, 2)
     same((x, mask), R.padded_from_ragged(values, [0, 4, 4, 6], padding="pre"))
@@ -282,8 +286,9 @@ def test_pack_sequences_is_pytorchs_packing_where_lengths_differ() -> None:
     x = rng.normal(size=(5, 7, 3)).astype(np.float32)
     lengths = np.array([3, 7, 1, 5, 6])
     ours = T.pack_sequences(x, lengths)
-    theirs = torch.nn.utils.rnn.pack_padded_sequence(torch.from_numpy(x), torch.from_numpy(
-        lengths), batch_first=True, enforce_sorted=False)
+    theirs = torch.nn.utils.rnn.pack_padded_sequence(
+        torch.from_numpy(x), torch.from_numpy(lengths), batch_first=True, enforce_sorted=False
+    )
     same(ours.data, theirs.data.numpy())
     same(ours.batch_sizes, theirs.batch_sizes.numpy())
     same(ours.sorted_indices, theirs.sorted_indices.numpy())
@@ -343,14 +348,17 @@ def test_string_data_where_no_number_is_needed() -> None:
     values, splits = T.ragged_from_padded(x, mask)
     np.testing.assert_array_equal(text(values), R.ragged_from_padded(x, mask)[0])
     same(splits, R.ragged_from_padded(x, mask)[1])
-    np.testing.assert_array_equal(text(T.last_valid(x, mask, empty="-")),
-                                  R.last_valid(x, mask, empty="-"))
-    np.testing.assert_array_equal(text(T.reverse_sequences(x, [2, 3])),
-                                  R.reverse_sequences(x, [2, 3]))
+    np.testing.assert_array_equal(
+        text(T.last_valid(x, mask, empty="-")), R.last_valid(x, mask, empty="-")
+    )
+    np.testing.assert_array_equal(
+        text(T.reverse_sequences(x, [2, 3])), R.reverse_sequences(x, [2, 3])
+    )
     padded, _ = T.padded_from_ragged(np.array(["a", "b", "c"]), [0, 2, 3], value="<pad>")
     np.testing.assert_array_equal(text(padded), [["a", "b"], ["c", "<pad>"]])
-    np.testing.assert_array_equal(text(T.repad(np.array(["a", "b"]), [0, 3], 2, 2)),
-                                  [["a", ""], ["", "b"]])
+    np.testing.assert_array_equal(
+        text(T.repad(np.array(["a", "b"]), [0, 3], 2, 2)), [["a", ""], ["", "b"]]
+    )
     with pytest.raises(ValueError, match="not a string"):  # as the reference: 0 is no string
         T.first_valid(x, mask)
 
@@ -410,10 +418,14 @@ def run_in_graph(name: str, args: tuple, kwargs: dict, jit: bool) -> object:
 @pytest.mark.parametrize("case", ["mixed", "holes", "empty-batch", "no-steps", "all-valid"])
 def test_in_tf_function_with_unknown_sizes(case: str, dtype: str, jit: bool) -> None:
     rng = np.random.default_rng(1)
-    shape = {"mixed": (4, 5, 2), "holes": (3, 6), "empty-batch": (0, 4, 2),
-             "no-steps": (3, 0), "all-valid": (2, 3, 2)}[case]
-    x = (rng.integers(0, 2, shape) if dtype == "bool" else rng.integers(0, 50, shape)).astype(
-        dtype)
+    shape = {
+        "mixed": (4, 5, 2),
+        "holes": (3, 6),
+        "empty-batch": (0, 4, 2),
+        "no-steps": (3, 0),
+        "all-valid": (2, 3, 2),
+    }[case]
+    x = (rng.integers(0, 2, shape) if dtype == "bool" else rng.integers(0, 50, shape)).astype(dtype)
     b, t = shape[:2]
     if case == "holes":
         mask = rng.random((b, t)) < 0.5
@@ -452,32 +464,49 @@ def test_from_and_to_ragged_tensor_in_tf_function(padding: str, jit: bool) -> No
 
 
 def test_symbolic_sizes_and_options_in_tf_function() -> None:
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None], tf.int64),
-                                  tf.TensorSpec([], tf.int32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([], tf.int32),
+        ]
+    )
     def padded(values: tf.Tensor, splits: tf.Tensor, width: tf.Tensor) -> tuple:
         return T.padded_from_ragged(values, splits, maxlen=width)
 
-    same(padded(np.arange(3.0, dtype=np.float32), np.array([0, 2, 3]), np.int32(1)),
-         R.padded_from_ragged(np.arange(3.0, dtype=np.float32), [0, 2, 3], maxlen=1))
+    same(
+        padded(np.arange(3.0, dtype=np.float32), np.array([0, 2, 3]), np.int32(1)),
+        R.padded_from_ragged(np.arange(3.0, dtype=np.float32), [0, 2, 3], maxlen=1),
+    )
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.bool),
-                                  tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.bool),
+            tf.TensorSpec([], tf.int64),
+            tf.TensorSpec([], tf.int32),
+        ]
+    )
     def positions(mask: tf.Tensor, start: tf.Tensor, fill: tf.Tensor) -> tf.Tensor:
         return T.positions_from_mask(mask, start=start, fill=fill)
 
     mask = np.array([[False, True, True], [True, False, True]])
-    same(positions(mask, np.int64(5), np.int32(-1)),
-         R.positions_from_mask(mask, start=5, fill=-1))
+    same(positions(mask, np.int64(5), np.int32(-1)), R.positions_from_mask(mask, start=5, fill=-1))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
-                                  tf.TensorSpec([None], tf.int64),
-                                  tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int64)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None], tf.int64),
+            tf.TensorSpec([], tf.int64),
+            tf.TensorSpec([], tf.int64),
+        ]
+    )
     def back(values: tf.Tensor, indices: tf.Tensor, b: tf.Tensor, t: tf.Tensor) -> tf.Tensor:
         return T.repad(values, indices, b, t)
 
-    same(back(np.ones(2, np.float32), np.array([0, 3]), np.int64(2), np.int64(2)),
-         R.repad(np.ones(2, np.float32), np.array([0, 3]), 2, 2))
+    same(
+        back(np.ones(2, np.float32), np.array([0, 3]), np.int64(2), np.int64(2)),
+        R.repad(np.ones(2, np.float32), np.array([0, 3]), 2, 2),
+    )
 
 
 def test_no_retracing_when_only_the_data_change() -> None:
@@ -505,10 +534,12 @@ BAD_DATA = {  # name -> args whose *values* are wrong (shapes and dtypes are fin
     "padded_from_ragged": (np.arange(3.0), np.array([0, 2, 4])),
     "pack_sequences": (np.zeros((2, 3)), np.array([4, 1])),
     "pack_sequences ": (np.zeros((2, 3)), np.array([1, 2, 3])),
-    "unpack_sequences": (R.PackedSequences(np.zeros(3), np.array([1, 2]), np.array([0, 1]),
-                                           np.array([0, 1])),),
-    "unpack_sequences ": (R.PackedSequences(np.zeros(3), np.array([2, 1]), np.array([0, 1]),
-                                            np.array([1, 0])),),
+    "unpack_sequences": (
+        R.PackedSequences(np.zeros(3), np.array([1, 2]), np.array([0, 1]), np.array([0, 1])),
+    ),
+    "unpack_sequences ": (
+        R.PackedSequences(np.zeros(3), np.array([2, 1]), np.array([0, 1]), np.array([1, 0])),
+    ),
     "repad": (np.zeros(2), np.array([1, 1]), 2, 2),
     "repad ": (np.zeros(2), np.array([1, 4]), 2, 2),
     "reverse_sequences": (np.zeros((2, 3)), np.array([1, 4])),
@@ -531,8 +562,17 @@ def test_bad_data_is_an_assertion_in_a_graph(key: str) -> None:
 # --- gradients: padding never reaches a result or its gradient ------------------------------
 
 
-@pytest.mark.parametrize("name", ["ragged_from_padded", "unpad", "last_valid", "first_valid",
-                                  "pack_sequences", "to_ragged_tensor"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ragged_from_padded",
+        "unpad",
+        "last_valid",
+        "first_valid",
+        "pack_sequences",
+        "to_ragged_tensor",
+    ],
+)
 def test_gradient_is_zero_under_the_mask(name: str) -> None:
     rng = np.random.default_rng(3)
     mask = rng.random((4, 6)) < 0.5
@@ -701,8 +741,9 @@ BAD = [  # (function, args, kwargs)
 OWN_WORDING = {i for i, (name, args, _) in enumerate(BAD) if name == "repad" and args[2] is None}
 
 
-@pytest.mark.parametrize(("index", "case"), list(enumerate(BAD)),
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD)])
+@pytest.mark.parametrize(
+    ("index", "case"), list(enumerate(BAD)), ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD)]
+)
 def test_bad_input_raises_the_references_error(index: int, case: tuple) -> None:
     name, args, kwargs = case
     with pytest.raises((ValueError, TypeError)) as expected:

@@ -50,10 +50,19 @@ def big_batch(padding: float, dtype: str = "float32", seed: int = 0):
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("name", EXTREMES)
 def test_valid_nan_propagates_in_graph_mode_and_under_xla(name: str, jit: bool) -> None:
-    x = np.array([[1.0, NAN, 3.0], [NAN, 1.0, INF], [3.0, 2.0, NAN], [NAN, -INF, 0.0],
-                  [NAN, NAN, NAN]], np.float32)
-    mask = np.array([[True, True, True], [True, True, False], [True, True, False],
-                     [False, True, True], [False, False, False]])
+    x = np.array(
+        [[1.0, NAN, 3.0], [NAN, 1.0, INF], [3.0, 2.0, NAN], [NAN, -INF, 0.0], [NAN, NAN, NAN]],
+        np.float32,
+    )
+    mask = np.array(
+        [
+            [True, True, True],
+            [True, True, False],
+            [True, True, False],
+            [False, True, True],
+            [False, False, False],
+        ]
+    )
     fn = tf.function(lambda a, b: getattr(T, name)(a, b, axis=1), jit_compile=jit)
     expected = getattr(R, name)(x, mask, axis=1)
     np.testing.assert_array_equal(fn(x, mask).numpy(), expected)
@@ -79,8 +88,12 @@ def test_fast_paths_agree_with_the_reference(name: str, padding: float) -> None:
     x[0, 0, 0], x[1, 0, 1], x[2, 0] = 0.0, 0.0, 0.0  # now all finite: the fast path's result
     same(fn(tf.constant(x), tf.constant(mask), axis=1), getattr(R, name)(x, mask, axis=1))
     x64 = x.astype(np.float64)
-    same(fn(tf.constant(x64), tf.constant(mask), axis=1), getattr(R, name)(x64, mask, axis=1),
-         rtol=1e-10, atol=1e-10)
+    same(
+        fn(tf.constant(x64), tf.constant(mask), axis=1),
+        getattr(R, name)(x64, mask, axis=1),
+        rtol=1e-10,
+        atol=1e-10,
+    )
 
 
 def test_fast_paths_with_no_valid_step_at_all() -> None:
@@ -138,18 +151,21 @@ def test_unknown_sizes_in_tf_function() -> None:
         name: tf.function(lambda a, b, n=name: getattr(T, n)(a, b, axis=1), input_signature=spec)
         for name in POOLED + ["masked_var", "masked_logsumexp", "masked_count"]
     }
-    x = np.array([[[1.0, 2.0, 3.0], [NAN, NAN, NAN]], [[INF, 0.0, 1.0], [4.0, 5.0, 6.0]]],
-                 np.float32)
+    x = np.array(
+        [[[1.0, 2.0, 3.0], [NAN, NAN, NAN]], [[INF, 0.0, 1.0], [4.0, 5.0, 6.0]]], np.float32
+    )
     mask = np.array([[True, False], [False, False]])
     for name, fn in fns.items():
         np.testing.assert_allclose(fn(x, mask).numpy(), getattr(R, name)(x, mask, axis=1))
         assert fn.experimental_get_tracing_count() == 1
     with pytest.raises(tf.errors.InvalidArgumentError, match="leading prefix"):
         fns["masked_sum"](x, np.ones((2, 3), bool))
-    soft = tf.function(lambda a, b: T.masked_softmax(a, b, axis=1, empty="uniform"),
-                       input_signature=spec)
-    np.testing.assert_allclose(soft(x, mask).numpy(),
-                               R.masked_softmax(x, mask, axis=1, empty="uniform"))
+    soft = tf.function(
+        lambda a, b: T.masked_softmax(a, b, axis=1, empty="uniform"), input_signature=spec
+    )
+    np.testing.assert_allclose(
+        soft(x, mask).numpy(), R.masked_softmax(x, mask, axis=1, empty="uniform")
+    )
 
 
 def test_every_function_compiles_with_xla() -> None:
@@ -160,8 +176,9 @@ def test_every_function_compiles_with_xla() -> None:
             continue
         fn = tf.function(lambda a, b, n=name: getattr(T, n)(a, b, axis=1), jit_compile=True)
         expected = getattr(R, name)(x, mask, axis=1)
-        np.testing.assert_allclose(fn(x, mask).numpy(), expected, rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            fn(x, mask).numpy(), expected, rtol=1e-5, atol=1e-6, err_msg=name
+        )
 
 
 # --- dtypes --------------------------------------------------------------------------
@@ -171,15 +188,25 @@ def test_bfloat16_is_computed_in_float32() -> None:
     x = np.array([[1.0, 2.0, 3.0, NAN], [0.5, 0.25, 8.0, 1.0]], np.float32)
     mask = np.array([[True, True, True, False], [True, False, True, True]])
     xb = tf.cast(tf.constant(x), tf.bfloat16)
-    for name in ["masked_sum", "masked_mean", "masked_max", "masked_var", "masked_logsumexp",
-                 "masked_softmax", "masked_log_softmax", "masked_cumsum"]:
-        kwargs = {} if name in ("masked_softmax", "masked_log_softmax", "masked_cumsum") else {
-            "axis": 1}
+    for name in [
+        "masked_sum",
+        "masked_mean",
+        "masked_max",
+        "masked_var",
+        "masked_logsumexp",
+        "masked_softmax",
+        "masked_log_softmax",
+        "masked_cumsum",
+    ]:
+        kwargs = (
+            {} if name in ("masked_softmax", "masked_log_softmax", "masked_cumsum") else {"axis": 1}
+        )
         out = getattr(T, name)(xb, mask, **kwargs)
         assert out.dtype == tf.bfloat16, name
         expected = getattr(R, name)(x, mask, **kwargs)
-        np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), expected, rtol=2e-2,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            tf.cast(out, tf.float32).numpy(), expected, rtol=2e-2, err_msg=name
+        )
     assert T.masked_argmax(xb, mask, axis=1).numpy().tolist() == [2, 2]
 
 
@@ -188,8 +215,12 @@ def test_float16_rounds_once_and_integers_widen() -> None:
     mask = np.ones((1, 3000), bool)
     same(T.masked_sum(x, mask, axis=1), R.masked_sum(x, mask, axis=1), rtol=0, atol=0)
     ints = np.array([[2**40, 2**40, 7]], np.int64)
-    same(T.masked_sum(ints, np.array([[True, True, False]]), axis=1),
-         np.array([2**41], np.int64), rtol=0, atol=0)
+    same(
+        T.masked_sum(ints, np.array([[True, True, False]]), axis=1),
+        np.array([2**41], np.int64),
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_eager_errors_are_python_errors() -> None:
@@ -205,8 +236,10 @@ def test_eager_errors_are_python_errors() -> None:
 # --- the Keras layers ----------------------------------------------------------------
 
 
-LAYERS = [("MaskedGlobalAveragePooling1D", "masked_mean"),
-          ("MaskedGlobalMaxPooling1D", "masked_max")]
+LAYERS = [
+    ("MaskedGlobalAveragePooling1D", "masked_mean"),
+    ("MaskedGlobalMaxPooling1D", "masked_max"),
+]
 
 
 @pytest.mark.parametrize(("layer_name", "reduce"), LAYERS)

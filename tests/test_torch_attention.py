@@ -84,13 +84,21 @@ def finite_loss(out: torch.Tensor, seed: int = 1) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("layout", list(MASKS))
-@pytest.mark.parametrize(("causal", "align", "window"), [
-    (False, "top_left", None), (True, "top_left", None), (True, "bottom_right", None),
-    (True, "top_left", 2), (False, "top_left", 2)])
+@pytest.mark.parametrize(
+    ("causal", "align", "window"),
+    [
+        (False, "top_left", None),
+        (True, "top_left", None),
+        (True, "bottom_right", None),
+        (True, "top_left", 2),
+        (False, "top_left", 2),
+    ],
+)
 @pytest.mark.parametrize("empty", ["zeros", "nan", "mean"])
 @pytest.mark.parametrize("poison", [NAN, INF, -INF])
-def test_gradients_are_finite_and_zero_where_nothing_is_seen(path, layout, causal, align,
-                                                               window, empty, poison):
+def test_gradients_are_finite_and_zero_where_nothing_is_seen(
+    path, layout, causal, align, window, empty, poison
+):
     mask = MASKS[layout]
     band = dict(causal=causal, align=align, window=window)
     (q, k, v), has_key, seen = poisoned_inputs(mask, poison, **band)
@@ -129,14 +137,17 @@ def test_attention_weights_gradients(path, layout, empty):
     assert (gk[torch.from_numpy(~seen)] == 0).all()
 
 
-@given(rs.attention_batches(st.sampled_from([np.float32, np.float64]), max_len=4),
-       st.sampled_from(["zeros", "nan"]))
+@given(
+    rs.attention_batches(st.sampled_from([np.float32, np.float64]), max_len=4),
+    st.sampled_from(["zeros", "nan"]),
+)
 def test_drawn_gradients_are_finite_and_zero_where_nothing_is_seen(inputs, empty):
     q, k, v = (torch.tensor(inputs[n], requires_grad=True) for n in ("query", "key", "value"))
     mask = inputs["mask"]
     band = {n: inputs[n] for n in ("causal", "align", "window")}
-    out = ti.scaled_dot_product_attention(q, k, v, None if mask is None else torch.from_numpy(mask),
-                                          empty=empty, **band)
+    out = ti.scaled_dot_product_attention(
+        q, k, v, None if mask is None else torch.from_numpy(mask), empty=empty, **band
+    )
     grads = torch.autograd.grad(finite_loss(out), (q, k, v), allow_unused=True)
     grads = [torch.zeros_like(t) if g is None else g for t, g in zip((q, k, v), grads)]
     full = np.ones(out.shape[:-1] + (k.shape[-2],), bool)
@@ -193,15 +204,19 @@ def test_the_fused_kernel_is_called_with_a_small_bool_mask(path, kernel_calls):
     assert (ks[unseen.expand_as(ks)] == 0).all()  # replaced before the kernel
     assert (vs[unseen.expand_as(vs)] == 0).all()
     np.testing.assert_allclose(
-        out.numpy(), ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(),
-                                                      keys.numpy()), rtol=1e-5, atol=1e-6)
+        out.numpy(),
+        ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), keys.numpy()),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_causal_is_folded_into_the_mask_never_is_causal(path, kernel_calls):
     q, k, v = torch.randn(B, H, L, E), torch.randn(B, H, S, E), torch.randn(B, H, S, E)
     ti.scaled_dot_product_attention(q, k, v, causal=True)
-    ti.scaled_dot_product_attention(q, k, v, torch.from_numpy(MASKS["key_padding"]), causal=True,
-                                    align="bottom_right", window=2)
+    ti.scaled_dot_product_attention(
+        q, k, v, torch.from_numpy(MASKS["key_padding"]), causal=True, align="bottom_right", window=2
+    )
     for _, kwargs in kernel_calls:
         assert not kwargs.get("is_causal", False)
         assert kwargs["attn_mask"].dtype == torch.bool
@@ -212,7 +227,7 @@ def test_causal_is_folded_into_the_mask_never_is_causal(path, kernel_calls):
 def test_no_mask_calls_the_kernel_directly(kernel_calls):
     q, k, v = (torch.randn(B, H, L, E) for _ in range(3))
     out = ti.scaled_dot_product_attention(q, k, v, scale=0.5)
-    (args, kwargs), = kernel_calls
+    ((args, kwargs),) = kernel_calls
     assert all(a.data_ptr() == b.data_ptr() for a, b in zip(args, (q, k, v)))  # views only
     assert kwargs == {"scale": 0.5}
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, scale=0.5))
@@ -226,8 +241,7 @@ def test_three_and_five_axes_reach_the_kernel_as_four(kernel_calls):
         assert out.shape == shape
         expected = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), mask.numpy())
         np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
-    assert all(args[0].ndim == 4 and kwargs["attn_mask"].ndim == 4
-               for args, kwargs in kernel_calls)
+    assert all(args[0].ndim == 4 and kwargs["attn_mask"].ndim == 4 for args, kwargs in kernel_calls)
 
 
 def test_broadcast_batch_axes():
@@ -235,8 +249,9 @@ def test_broadcast_batch_axes():
     k, v = torch.randn(1, H, S, E), torch.randn(H, S, E)
     mask = torch.from_numpy(MASKS["per_batch"])
     out = ti.scaled_dot_product_attention(q, k, v, mask, empty="mean")
-    expected = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), mask.numpy(),
-                                                empty="mean")
+    expected = ref.scaled_dot_product_attention(
+        q.numpy(), k.numpy(), v.numpy(), mask.numpy(), empty="mean"
+    )
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -247,8 +262,9 @@ def test_zero_sizes(shape, empty):
     k = torch.randn(shape[0], 0 if shape[1] else S, shape[2], requires_grad=True)
     v = torch.randn(shape[0], k.shape[1], 2, requires_grad=True)
     out = ti.scaled_dot_product_attention(q, k, v, empty=empty)
-    expected = ref.scaled_dot_product_attention(q.detach().numpy(), k.detach().numpy(),
-                                                v.detach().numpy(), empty=empty)
+    expected = ref.scaled_dot_product_attention(
+        q.detach().numpy(), k.detach().numpy(), v.detach().numpy(), empty=empty
+    )
     np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-6)
     out.sum().backward()  # connected to the inputs even when empty
 
@@ -342,8 +358,9 @@ def test_bfloat16_convert_mask():
     assert ti.convert_mask(keep, "keep", "int", dtype=np.dtype("float64")).dtype == torch.float64
     back = ti.convert_mask(torch.tensor([0.0, -1e9], dtype=torch.bfloat16), "additive", "keep")
     assert back.tolist() == [True, False]
-    assert ti.convert_mask(torch.tensor([1.0, 0.0], dtype=torch.bfloat16), "int", "drop").tolist(
-    ) == [False, True]
+    assert ti.convert_mask(
+        torch.tensor([1.0, 0.0], dtype=torch.bfloat16), "int", "drop"
+    ).tolist() == [False, True]
     with pytest.raises(TypeError):
         ti.convert_mask(keep, "keep", "additive", dtype="bfloat17")
 
@@ -353,8 +370,10 @@ def test_results_stay_on_the_device(device):
     q = torch.zeros(B, H, L, E, device=device)
     mask = torch.ones(B, 1, 1, L, dtype=torch.bool, device=device)
     for empty in ("zeros", "mean"):
-        assert ti.scaled_dot_product_attention(q, q, q, mask, causal=True,
-                                               empty=empty).device.type == device
+        assert (
+            ti.scaled_dot_product_attention(q, q, q, mask, causal=True, empty=empty).device.type
+            == device
+        )
     assert ti.attention_weights(q, q, mask).device.type == device
     keys = mask[:, 0, 0]
     assert ti.attention_mask(keys, keys, causal=True).device.type == device
@@ -412,8 +431,12 @@ def test_shortcuts_are_exact():
     """The CPU shortcuts (replacements skipped where they change nothing) give the same
     bits as the always-replace path."""
     q, k, v = torch.randn(B, H, L, E), torch.randn(B, H, S, E), torch.randn(B, H, S, E)
-    for mask, band in [(MASKS["key_padding"], {}), (None, {"causal": True}),
-                       (np.ones((L, S), bool), {}), (MASKS["per_batch"], {"causal": True})]:
+    for mask, band in [
+        (MASKS["key_padding"], {}),
+        (None, {"causal": True}),
+        (np.ones((L, S), bool), {}),
+        (MASKS["per_batch"], {"causal": True}),
+    ]:
         m = None if mask is None else torch.from_numpy(mask)
         fast = ti.scaled_dot_product_attention(q, k, v, m, **band)
         original = ta._all_true
@@ -430,9 +453,15 @@ def test_shortcuts_are_exact():
 
 def test_segment_ids_from_ragged_tensors_and_lists():
     expected = [[1, 1, 2, 0, 0], [1, 1, 1, 0, 0], [0, 0, 0, 0, 0]]
-    for rows in ([torch.tensor([2, 1]), torch.tensor([3], dtype=torch.int32),
-                  torch.tensor([], dtype=torch.int64)],
-                 [[2, 1], [3], []], ([2, 1], np.array([3, 0, 0]), [])):
+    for rows in (
+        [
+            torch.tensor([2, 1]),
+            torch.tensor([3], dtype=torch.int32),
+            torch.tensor([], dtype=torch.int64),
+        ],
+        [[2, 1], [3], []],
+        ([2, 1], np.array([3, 0, 0]), []),
+    ):
         out = ti.segment_ids_from_lengths(rows, 5)
         assert out.dtype == torch.int64 and out.tolist() == expected
     assert ti.segment_ids_from_lengths(np.zeros((0, 0), np.int64), 2).shape == (0, 2)

@@ -123,12 +123,15 @@ def test_concatenate_masks_agree(data):
         shapes = [shapes[0]] * n
     masks = [data.draw(st.none() | rs.masks((batch, steps))) for _ in range(n)]
     axis = data.draw(st.sampled_from([-1, 1, 2, -2, 0, 3, (1,)]))
-    assert_agrees(rf.concatenate_masks, tf_.concatenate_masks, (masks, shapes, axis),
-                  (as_torch(masks), [torch.Size(s) for s in shapes], axis))
+    assert_agrees(
+        rf.concatenate_masks,
+        tf_.concatenate_masks,
+        (masks, shapes, axis),
+        (as_torch(masks), [torch.Size(s) for s in shapes], axis),
+    )
 
 
-@given(st.sampled_from((*KINDS, "merge", "bogus")), st.booleans(),
-       st.none() | rs.masks((2, 3)))
+@given(st.sampled_from((*KINDS, "merge", "bogus")), st.booleans(), st.none() | rs.masks((2, 3)))
 def test_flow_mask_agrees(kind, return_sequences, mask):
     ref = outcome(rf.flow_mask, kind, mask, return_sequences=return_sequences)
     got = outcome(tf_.flow_mask, kind, as_torch(mask), return_sequences=return_sequences)
@@ -139,14 +142,17 @@ def test_flow_mask_agrees(kind, return_sequences, mask):
         assert_same(got[1], ref[1])
 
 
-@given(rs.padded_batches(st.sampled_from([np.float32, np.float64, np.int32, np.bool_]),
-                         inner=st.sampled_from([(1,), (3,)])),
-       st.sampled_from([0.0, 1.0, 0, float("nan")]))
+@given(
+    rs.padded_batches(
+        st.sampled_from([np.float32, np.float64, np.int32, np.bool_]),
+        inner=st.sampled_from([(1,), (3,)]),
+    ),
+    st.sampled_from([0.0, 1.0, 0, float("nan")]),
+)
 def test_masking_values_agree(batch, mask_value):
     x, mask = batch
     x = np.where(mask[..., None] | (x.dtype.kind == "b"), x, 0).astype(x.dtype)  # masked: 0
-    assert_agrees(rf.masking_values, tf_.masking_values, (x, mask_value),
-                  (as_torch(x), mask_value))
+    assert_agrees(rf.masking_values, tf_.masking_values, (x, mask_value), (as_torch(x), mask_value))
 
 
 @given(st.data())
@@ -162,33 +168,42 @@ def test_merge_values_agree(data):
         xs.append(data.draw(hnp.arrays(dtype, this, elements=rs.elements(dtype))))
     masks = [data.draw(st.none() | rs.masks(shape[:2])) for _ in range(n)]
     tol = {"rtol": 1e-2, "atol": 0.25} if any(x.dtype == np.float16 for x in xs) else {}
-    assert_agrees(rf.merge_values, tf_.merge_values, (op, xs, masks),
-                  (op, as_torch(xs), as_torch(masks)), **tol)
+    assert_agrees(
+        rf.merge_values,
+        tf_.merge_values,
+        (op, xs, masks),
+        (op, as_torch(xs), as_torch(masks)),
+        **tol,
+    )
 
 
-@pytest.mark.parametrize(("fn", "args"), [
-    ("merge_masks", ([np.array([[1, 0]])],)),                              # not bool
-    ("merge_masks", (np.array([[True]]),)),                                # not a list
-    ("merge_masks", ([np.ones((1, 2), bool), np.ones((1, 3), bool)],)),    # shapes differ
-    ("merge_masks_strict", ("masks",)),
-    ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 2, 3), (1, 2, 3)])),
-    ("concatenate_masks", ([np.ones((1, 2), bool), None], [(1, 2, 3), (1, 2)])),
-    ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 3, 3)])),
-    ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 2, 3)], 1.0)),
-    ("flow_mask", ("merge", None)),
-    ("flow_mask", ("keep", np.array([[0.0]]))),
-    ("merge_values", ("sum", [np.ones(2)], [None])),
-    ("merge_values", ("subtract", [np.ones(2)] * 3, [None] * 3)),
-    ("merge_values", ("add", [], [])),
-    ("merge_values", ("add", [np.ones(2), np.ones(3)], [None, None])),
-    ("merge_values", ("subtract", [np.ones(2), np.ones(3)], [None, None])),
-    ("merge_values", ("subtract", [np.ones(2, bool), np.ones(2, bool)], [None, None])),
-    ("merge_values", ("add", [np.ones(2)], [np.ones(2)])),
-])
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [
+        ("merge_masks", ([np.array([[1, 0]])],)),  # not bool
+        ("merge_masks", (np.array([[True]]),)),  # not a list
+        ("merge_masks", ([np.ones((1, 2), bool), np.ones((1, 3), bool)],)),  # shapes differ
+        ("merge_masks_strict", ("masks",)),
+        ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 2, 3), (1, 2, 3)])),
+        ("concatenate_masks", ([np.ones((1, 2), bool), None], [(1, 2, 3), (1, 2)])),
+        ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 3, 3)])),
+        ("concatenate_masks", ([np.ones((1, 2), bool)], [(1, 2, 3)], 1.0)),
+        ("flow_mask", ("merge", None)),
+        ("flow_mask", ("keep", np.array([[0.0]]))),
+        ("merge_values", ("sum", [np.ones(2)], [None])),
+        ("merge_values", ("subtract", [np.ones(2)] * 3, [None] * 3)),
+        ("merge_values", ("add", [], [])),
+        ("merge_values", ("add", [np.ones(2), np.ones(3)], [None, None])),
+        ("merge_values", ("subtract", [np.ones(2), np.ones(3)], [None, None])),
+        ("merge_values", ("subtract", [np.ones(2, bool), np.ones(2, bool)], [None, None])),
+        ("merge_values", ("add", [np.ones(2)], [np.ones(2)])),
+    ],
+)
 def test_errors_match_the_reference(fn, args):
     ref = outcome(getattr(rf, fn), *args)
-    got = outcome(getattr(tf_, fn), *(as_torch(list(a)) if isinstance(a, list) else a
-                                      for a in args))
+    got = outcome(
+        getattr(tf_, fn), *(as_torch(list(a)) if isinstance(a, list) else a for a in args)
+    )
     assert ref[0] == got[0] == "raises" and got[1] is ref[1], (ref, got)
 
 
@@ -207,8 +222,10 @@ def test_docstring_examples():
 
 
 def test_masking_zeroes_with_where_and_ignores_an_incoming_mask():
-    x = torch.tensor([[[1.0, 2.0], [0.0, 0.0], [np.nan, 1.0]],
-                      [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]], requires_grad=True)
+    x = torch.tensor(
+        [[[1.0, 2.0], [0.0, 0.0], [np.nan, 1.0]], [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]],
+        requires_grad=True,
+    )
     before = x.detach().clone()
     module = tf_.Masking()
     out, mask = module(x, mask=torch.ones(2, 3, dtype=torch.bool))
@@ -241,9 +258,20 @@ def test_embedding_mask_zero():
 # --- MaskedSequential ------------------------------------------------------------------------
 
 
-PER_STEP = [nn.Linear(4, 4), nn.Dropout(0.5), nn.LayerNorm(4), nn.ReLU(), nn.GELU(), nn.Tanh(),
-            nn.Sigmoid(), nn.SiLU(), nn.Softmax(dim=-1), nn.LogSoftmax(dim=2), nn.Identity(),
-            nn.Sequential(nn.Linear(4, 4), nn.ReLU())]
+PER_STEP = [
+    nn.Linear(4, 4),
+    nn.Dropout(0.5),
+    nn.LayerNorm(4),
+    nn.ReLU(),
+    nn.GELU(),
+    nn.Tanh(),
+    nn.Sigmoid(),
+    nn.SiLU(),
+    nn.Softmax(dim=-1),
+    nn.LogSoftmax(dim=2),
+    nn.Identity(),
+    nn.Sequential(nn.Linear(4, 4), nn.ReLU()),
+]
 
 
 @pytest.mark.parametrize("module", PER_STEP, ids=lambda m: type(m).__name__)
@@ -258,15 +286,19 @@ def test_per_step_modules_propagate_the_mask(module):
     assert tf_.MaskedSequential(module)(x)[1] is None
 
 
-@pytest.mark.parametrize(("module", "why"), [
-    (nn.Conv1d(3, 3, 1), "PerStep"),
-    (nn.Flatten(), "DropMask"),
-    (nn.LayerNorm((3, 4)), "compute_mask"),
-    (nn.Softmax(dim=1), "PerStep"),
-    (nn.Softmax(), "PerStep"),
-    (nn.LSTM(4, 4, batch_first=True), "recurrent"),
-    (nn.Module(), "MaskedModule"),  # any other plain module
-], ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else v)
+@pytest.mark.parametrize(
+    ("module", "why"),
+    [
+        (nn.Conv1d(3, 3, 1), "PerStep"),
+        (nn.Flatten(), "DropMask"),
+        (nn.LayerNorm((3, 4)), "compute_mask"),
+        (nn.Softmax(dim=1), "PerStep"),
+        (nn.Softmax(), "PerStep"),
+        (nn.LSTM(4, 4, batch_first=True), "recurrent"),
+        (nn.Module(), "MaskedModule"),  # any other plain module
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else v,
+)
 def test_an_undeclared_module_given_a_mask_raises(module, why):
     x = torch.randn(2, 3, 4)
     mask = torch.tensor([[True, True, False], [False, True, True]])
@@ -281,8 +313,9 @@ def test_plain_modules_run_without_a_mask_and_after_the_mask_is_dropped():
     mask = torch.tensor([[True, True, False], [False, True, True]])
     out, out_mask = tf_.MaskedSequential(nn.Conv1d(3, 2, 1), nn.Flatten())(x)
     assert out.shape == (2, 8) and out_mask is None
-    out, out_mask = tf_.MaskedSequential(nn.Linear(4, 4), tf_.DropMask(nn.Flatten()),
-                                         nn.Linear(12, 1))(x, mask)
+    out, out_mask = tf_.MaskedSequential(
+        nn.Linear(4, 4), tf_.DropMask(nn.Flatten()), nn.Linear(12, 1)
+    )(x, mask)
     assert out.shape == (2, 1) and out_mask is None
     out, out_mask = tf_.MaskedSequential(tf_.PerStep(nn.Flatten(2)))(x[..., None], mask)
     assert out.shape == (2, 3, 4) and out_mask is mask
@@ -350,8 +383,10 @@ def test_mask_aware_modules_decide():
         tf_.MaskedSequential(Broken())(x, mask)
 
 
-@pytest.mark.parametrize(("pool", "reduce"), [(MaskedGlobalAveragePooling1D, "masked_mean"),
-                                              (MaskedGlobalMaxPooling1D, "masked_max")])
+@pytest.mark.parametrize(
+    ("pool", "reduce"),
+    [(MaskedGlobalAveragePooling1D, "masked_mean"), (MaskedGlobalMaxPooling1D, "masked_max")],
+)
 def test_pooling_consumes_the_mask(pool, reduce):
     import reference
 
@@ -390,8 +425,14 @@ def test_gradient_through_the_stack_is_zero_under_the_mask_once_the_input_is_san
 
 def test_masked_sequential_compiles_to_one_graph():
     torch.manual_seed(0)
-    seq = tf_.MaskedSequential(tf_.Embedding(10, 4, mask_zero=True), nn.Linear(4, 4), nn.ReLU(),
-                               Shift(), MaskedGlobalAveragePooling1D(), nn.Linear(4, 1))
+    seq = tf_.MaskedSequential(
+        tf_.Embedding(10, 4, mask_zero=True),
+        nn.Linear(4, 4),
+        nn.ReLU(),
+        Shift(),
+        MaskedGlobalAveragePooling1D(),
+        nn.Linear(4, 1),
+    )
     compiled = torch.compile(seq, backend="eager", fullgraph=True)
     ids = torch.tensor([[3, 5, 0, 0], [1, 2, 3, 4]])
     (out, mask), (ref, ref_mask) = compiled(ids), seq(ids)
@@ -402,15 +443,23 @@ def test_masked_sequential_compiles_to_one_graph():
 # --- merges ---------------------------------------------------------------------------------
 
 
-MERGES = {"add": tf_.Add, "subtract": tf_.Subtract, "multiply": tf_.Multiply,
-          "average": tf_.Average, "maximum": tf_.Maximum, "minimum": tf_.Minimum}
+MERGES = {
+    "add": tf_.Add,
+    "subtract": tf_.Subtract,
+    "multiply": tf_.Multiply,
+    "average": tf_.Average,
+    "maximum": tf_.Maximum,
+    "minimum": tf_.Minimum,
+}
 
 
 @given(st.sampled_from(OPS), st.data())
 def test_merge_modules_follow_the_reference(op, data):
     n = 2 if op == "subtract" else data.draw(st.integers(1, 3))
-    xs = [data.draw(hnp.arrays(np.float32, (2, 3, 2), elements=rs.elements(np.dtype(np.float32))))
-          for _ in range(n)]
+    xs = [
+        data.draw(hnp.arrays(np.float32, (2, 3, 2), elements=rs.elements(np.dtype(np.float32))))
+        for _ in range(n)
+    ]
     masks = [data.draw(st.none() | rs.masks((2, 3))) for _ in range(n)]
     with np.errstate(all="ignore"):
         expected = rf.merge_values(op, xs, masks)
@@ -439,8 +488,11 @@ def test_concatenate_module(axis):
         out, mask = tf_.Concatenate(axis)([a, b], masks)
         torch.testing.assert_close(out, torch.cat([a, b], dim=axis))
         np_masks = None if masks is None else [None if m is None else m.numpy() for m in masks]
-        expected = None if np_masks is None else rf.concatenate_masks(
-            np_masks, [(2, 3, 4), (2, 3, 4)], axis)
+        expected = (
+            None
+            if np_masks is None
+            else rf.concatenate_masks(np_masks, [(2, 3, 4), (2, 3, 4)], axis)
+        )
         assert_same(mask, expected)
     # on the feature axis an unmasked input makes every step valid (Keras's rule)
     assert tf_.Concatenate()([a, b], [ma, None])[1].all()

@@ -94,8 +94,9 @@ def batch_with_lengths(draw, *, sorted_lengths: bool = False):
         lens = np.sort(lens)[::-1].copy()
     steps = draw(st.integers(int(lens.max()) if lens.size else 0, 9))
     dtype = draw(rs.dtypes())
-    x = draw(hnp.arrays(dtype, (lens.size, steps) + draw(rs.inner_shapes()),
-                        elements=rs.elements(dtype)))
+    x = draw(
+        hnp.arrays(dtype, (lens.size, steps) + draw(rs.inner_shapes()), elements=rs.elements(dtype))
+    )
     return x, lens
 
 
@@ -118,10 +119,15 @@ def test_padded_from_ragged(data):
     seqs = data.draw(rs.ragged_batches(dtype))
     values = np.concatenate(seqs) if seqs else np.zeros((0,), dtype)
     splits = rr.row_splits_from_lengths([len(s) for s in seqs])
-    agree("padded_from_ragged", values, splits,
-          maxlen=data.draw(st.none() | st.integers(0, 9)),
-          padding=data.draw(rs.padding_sides), truncating=data.draw(rs.padding_sides),
-          value=data.draw(rs.elements(dtype)))
+    agree(
+        "padded_from_ragged",
+        values,
+        splits,
+        maxlen=data.draw(st.none() | st.integers(0, 9)),
+        padding=data.draw(rs.padding_sides),
+        truncating=data.draw(rs.padding_sides),
+        value=data.draw(rs.elements(dtype)),
+    )
 
 
 @given(rs.lengths())
@@ -145,8 +151,12 @@ def test_unpack_sequences(batch, data):
     x, lens = batch
     packed = rr.pack_sequences(x, lens)
     longest = int(lens.max()) if lens.size else 0
-    agree("unpack_sequences", packed, total_length=data.draw(st.none() | st.integers(longest, 9)),
-          padding_value=data.draw(rs.elements(x.dtype)))
+    agree(
+        "unpack_sequences",
+        packed,
+        total_length=data.draw(st.none() | st.integers(longest, 9)),
+        padding_value=data.draw(rs.elements(x.dtype)),
+    )
 
 
 @given(rs.padded_batches(), st.booleans())
@@ -171,8 +181,12 @@ def test_reverse_sequences(batch, padding, data):
 @given(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5), st.data())
 def test_positions_from_mask(shape, data):
     mask = data.draw(rs.masks(shape) if len(shape) > 1 else hnp.arrays(np.bool_, shape))
-    agree("positions_from_mask", mask, start=data.draw(st.integers(-3, 3)),
-          fill=data.draw(st.integers(-3, 3)))
+    agree(
+        "positions_from_mask",
+        mask,
+        start=data.draw(st.integers(-3, 3)),
+        fill=data.draw(st.integers(-3, 3)),
+    )
 
 
 @pytest.mark.parametrize("name", ["last_valid", "first_valid"])
@@ -275,8 +289,11 @@ def test_invalid_input_raises_the_reference_error(name, args, kwargs):
     expected = outcome(getattr(rr, name), *args, **kwargs)
     assert isinstance(expected, Exception), "the case must be invalid for the reference"
     for convert in (lambda a: a, as_torch):  # arrays and lists as given, then as tensors
-        got = outcome(getattr(tr, name), *[convert(a) for a in args],
-                      **{k: convert(v) for k, v in kwargs.items()})
+        got = outcome(
+            getattr(tr, name),
+            *[convert(a) for a in args],
+            **{k: convert(v) for k, v in kwargs.items()},
+        )
         assert type(got) is type(expected), (got, expected)
         if not isinstance(expected, (IndexError, OverflowError)):  # NumPy's own words
             assert str(got) == str(expected)
@@ -305,9 +322,9 @@ def test_pack_round_trip(batch, enforce_sorted):
     if enforce_sorted:
         lens = np.sort(lens)[::-1].copy()
     xt, lt = as_torch(x), as_torch(lens)
-    back, back_lengths = tr.unpack_sequences(tr.pack_sequences(xt, lt,
-                                                               enforce_sorted=enforce_sorted),
-                                             total_length=x.shape[1])
+    back, back_lengths = tr.unpack_sequences(
+        tr.pack_sequences(xt, lt, enforce_sorted=enforce_sorted), total_length=x.shape[1]
+    )
     assert torch.equal(back_lengths, lt)
     assert_same(back, _where(x, np.arange(x.shape[1]) < lens[:, None]))
 
@@ -325,8 +342,9 @@ def test_unpad_repad_round_trip(batch):
 def test_reverse_twice_is_the_identity(batch, padding):
     x, lens = batch
     xt = as_torch(x)
-    twice = tr.reverse_sequences(tr.reverse_sequences(xt, lens, padding=padding), lens,
-                                 padding=padding)
+    twice = tr.reverse_sequences(
+        tr.reverse_sequences(xt, lens, padding=padding), lens, padding=padding
+    )
     assert_same(twice, x)
 
 
@@ -391,8 +409,9 @@ def test_from_packed_sequence_equals_pad_packed_sequence(enforce_sorted, total_l
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=enforce_sorted)
     for value in (0.0, -1.5):
         ours = tr.from_packed_sequence(packed, total_length=total_length, padding_value=value)
-        theirs = pad_packed_sequence(packed, batch_first=True, total_length=total_length,
-                                     padding_value=value)
+        theirs = pad_packed_sequence(
+            packed, batch_first=True, total_length=total_length, padding_value=value
+        )
         assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
         assert ours[1].dtype == torch.int64
     bare = PackedSequence(packed.data, packed.batch_sizes)  # sorted_indices None
@@ -406,12 +425,10 @@ def test_packed_sequence_drives_an_rnn_as_pytorch_s():
     x = torch.randn(5, 6, 3)
     lengths = torch.tensor([3, 6, 1, 6, 2])
     ours, (h, _) = lstm(tr.to_packed_sequence(x, lengths))
-    theirs, (h2, _) = lstm(pack_padded_sequence(x, lengths, batch_first=True,
-                                                enforce_sorted=False))
+    theirs, (h2, _) = lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
     assert torch.allclose(h, h2)
     padded, out_lengths = tr.from_packed_sequence(ours, total_length=6)
-    assert torch.allclose(padded, pad_packed_sequence(theirs, batch_first=True,
-                                                      total_length=6)[0])
+    assert torch.allclose(padded, pad_packed_sequence(theirs, batch_first=True, total_length=6)[0])
     assert torch.equal(out_lengths, lengths)
     last = tr.last_valid(padded, torch.arange(6) < lengths[:, None])
     assert torch.allclose(last, h[0])  # the last valid step is the final hidden state
@@ -423,8 +440,9 @@ def test_to_packed_sequence_refuses_what_pytorch_cannot_hold(lengths):
     with pytest.raises(ValueError, match="PackedSequence cannot hold"):
         tr.to_packed_sequence(x, torch.tensor(lengths, dtype=torch.int64))
     with pytest.raises(RuntimeError):  # PyTorch refuses them too
-        pack_padded_sequence(x, torch.tensor(lengths, dtype=torch.int64), batch_first=True,
-                             enforce_sorted=False)
+        pack_padded_sequence(
+            x, torch.tensor(lengths, dtype=torch.int64), batch_first=True, enforce_sorted=False
+        )
     back, back_lengths = tr.unpack_sequences(tr.pack_sequences(x, lengths), total_length=3)
     assert torch.equal(back, x) and back_lengths.tolist() == lengths  # the reference's keep them
 
@@ -469,16 +487,20 @@ def test_from_nested_equals_to_padded_tensor(value):
 
 def test_from_nested_reads_a_jagged_tensor_with_holes():
     base = torch.arange(24.0).reshape(3, 4, 2).requires_grad_()
-    holes = torch.nested.narrow(base, 1, torch.tensor([0, 1, 3]), torch.tensor([2, 3, 0]),
-                                layout=torch.jagged)
+    holes = torch.nested.narrow(
+        base, 1, torch.tensor([0, 1, 3]), torch.tensor([2, 3, 0]), layout=torch.jagged
+    )
     assert holes.lengths() is not None
     x, mask = tr.from_nested(holes, value=-1.0)
     assert torch.equal(x[0, :2], base[0, :2]) and torch.equal(x[1], base[1, 1:])
     assert (x[0, 2] == -1).all() and (x[2] == -1).all()
     assert mask.tolist() == [[True, True, False], [True, True, True], [False, False, False]]
     x.sum().backward()
-    assert base.grad.tolist() == [[[1.0] * 2] * 2 + [[0.0] * 2] * 2,
-                                  [[0.0] * 2] + [[1.0] * 2] * 3, [[0.0] * 2] * 4]
+    assert base.grad.tolist() == [
+        [[1.0] * 2] * 2 + [[0.0] * 2] * 2,
+        [[0.0] * 2] + [[1.0] * 2] * 3,
+        [[0.0] * 2] * 4,
+    ]
 
 
 def test_nested_conversions_check_their_inputs():
@@ -512,13 +534,24 @@ def _all_results(x: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> 
     packed = tr.pack_sequences(x, lengths)
     unpadded = tr.unpad(x, mask)
     nt = tr.to_nested(x, mask)
-    out = [values, splits, *tr.padded_from_ragged(values, splits), *packed,
-           *tr.unpack_sequences(packed), *unpadded[:3],
-           tr.repad(unpadded[0], unpadded[1], *mask.shape),
-           tr.row_splits_from_lengths(lengths), tr.lengths_from_row_splits(splits),
-           tr.reverse_sequences(x, lengths), tr.positions_from_mask(mask),
-           tr.last_valid(x, mask), tr.first_valid(x, mask), nt.values(), nt.offsets(),
-           *tr.from_nested(nt)]
+    out = [
+        values,
+        splits,
+        *tr.padded_from_ragged(values, splits),
+        *packed,
+        *tr.unpack_sequences(packed),
+        *unpadded[:3],
+        tr.repad(unpadded[0], unpadded[1], *mask.shape),
+        tr.row_splits_from_lengths(lengths),
+        tr.lengths_from_row_splits(splits),
+        tr.reverse_sequences(x, lengths),
+        tr.positions_from_mask(mask),
+        tr.last_valid(x, mask),
+        tr.first_valid(x, mask),
+        nt.values(),
+        nt.offsets(),
+        *tr.from_nested(nt),
+    ]
     if lengths.numel() and bool((lengths > 0).all()):
         p = tr.to_packed_sequence(x, lengths)
         out += [p.data, p.sorted_indices, *tr.from_packed_sequence(p)]
@@ -530,8 +563,19 @@ def _float64(t: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.bool,
-                                   torch.uint16, torch.uint32, torch.uint64, torch.int8])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float32,
+        torch.bfloat16,
+        torch.complex64,
+        torch.bool,
+        torch.uint16,
+        torch.uint32,
+        torch.uint64,
+        torch.int8,
+    ],
+)
 def test_dtype_and_device_are_kept(device, dtype):
     lengths = torch.tensor([3, 1, 4], device=device)
     mask = torch.arange(4, device=device) < lengths[:, None]
@@ -542,8 +586,10 @@ def test_dtype_and_device_are_kept(device, dtype):
     assert values.dtype == dtype and splits.dtype == torch.int64
     assert tr.unpad(x, mask)[2].dtype == torch.int32
     assert tr.positions_from_mask(mask).dtype == torch.int64
-    for got in (tr.repad(*tr.unpad(x, mask)[:2], 3, 4),
-                tr.unpack_sequences(tr.pack_sequences(x, lengths), total_length=4)[0]):
+    for got in (
+        tr.repad(*tr.unpad(x, mask)[:2], 3, 4),
+        tr.unpack_sequences(tr.pack_sequences(x, lengths), total_length=4)[0],
+    ):
         assert got.dtype == dtype
         assert torch.equal(_float64(got), torch.where(mask[..., None], _float64(x), 0))
     top = torch.iinfo(dtype).max if dtype in (torch.uint16, torch.uint32, torch.uint64) else 1
@@ -595,7 +641,8 @@ def test_gradients_never_reach_masked_steps(poison):
         "pack_sequences": lambda x: tr.pack_sequences(x, lengths).data,
         "to_nested": lambda x: tr.to_nested(x, mask).values(),
         "reverse_sequences": lambda x: tr.reverse_sequences(x, lengths).masked_fill(
-            ~mask[..., None], 0),
+            ~mask[..., None], 0
+        ),
         "last_valid": lambda x: tr.last_valid(x, mask, empty=1.0),
         "first_valid": lambda x: tr.first_valid(x, mask),
     }
@@ -612,8 +659,9 @@ def test_gradients_never_reach_masked_steps(poison):
     assert torch.equal(values.grad, torch.ones(4, 2))
     packed = tr.pack_sequences(base.nan_to_num(), lengths)
     data = packed.data.clone().requires_grad_()
-    tr.unpack_sequences(packed._replace(data=data), padding_value=poison)[0].nan_to_num().sum(
-    ).backward()
+    tr.unpack_sequences(packed._replace(data=data), padding_value=poison)[
+        0
+    ].nan_to_num().sum().backward()
     assert torch.equal(data.grad, torch.ones_like(data))
 
 
@@ -621,8 +669,12 @@ def test_static_shape_functions_compile_to_one_graph():
     import torch._dynamo
 
     def fn(x, mask, lengths):
-        return (tr.positions_from_mask(mask, start=1, fill=-1), tr.last_valid(x, mask, empty=-1.0),
-                tr.first_valid(x, mask), tr.reversed_positions(lengths, 4, "pre"))
+        return (
+            tr.positions_from_mask(mask, start=1, fill=-1),
+            tr.last_valid(x, mask, empty=-1.0),
+            tr.first_valid(x, mask),
+            tr.reversed_positions(lengths, 4, "pre"),
+        )
 
     torch._dynamo.reset()
     compiled = torch.compile(fn, backend="eager", fullgraph=True)
@@ -664,10 +716,12 @@ def test_signatures_mirror_the_reference():
         ref_fn, fn = getattr(rr, name), getattr(tr, name)
         if name == "PackedSequences":
             continue
-        assert inspect.signature(fn).parameters.keys() == inspect.signature(
-            ref_fn).parameters.keys(), name
-        for p, q in zip(inspect.signature(fn).parameters.values(),
-                        inspect.signature(ref_fn).parameters.values()):
+        assert (
+            inspect.signature(fn).parameters.keys() == inspect.signature(ref_fn).parameters.keys()
+        ), name
+        for p, q in zip(
+            inspect.signature(fn).parameters.values(), inspect.signature(ref_fn).parameters.values()
+        ):
             assert (p.kind, p.default) == (q.kind, q.default), (name, p.name)
         assert f"reference.ragged.{name}" in fn.__doc__, name
 

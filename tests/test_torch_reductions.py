@@ -31,8 +31,10 @@ NAN, INF = float("nan"), float("inf")
 SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")
 NAMES = list(tr.__all__)
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-POOLS = [("MaskedGlobalAveragePooling1D", "masked_mean"),
-         ("MaskedGlobalMaxPooling1D", "masked_max")]
+POOLS = [
+    ("MaskedGlobalAveragePooling1D", "masked_mean"),
+    ("MaskedGlobalMaxPooling1D", "masked_max"),
+]
 
 
 def call(name: str, x, mask, **kw):
@@ -131,8 +133,9 @@ def test_fast_paths_agree_with_the_reference(layout, dtype):
     x[0, 0, 0, 0] = INF  # a valid inf (or a masked one)
     for keepdims in (False, True):
         for name in ("masked_sum", "masked_mean", "masked_max", "masked_min", "masked_var"):
-            got = getattr(ti, name)(torch.from_numpy(x), torch.from_numpy(mask), axis=2,
-                                    keepdims=keepdims)
+            got = getattr(ti, name)(
+                torch.from_numpy(x), torch.from_numpy(mask), axis=2, keepdims=keepdims
+            )
             with np.errstate(all="ignore"):
                 expected = getattr(ref, name)(x, mask, axis=2, keepdims=keepdims)
             assert got.dtype == torch.from_numpy(expected).dtype
@@ -161,8 +164,9 @@ def test_fast_path_shapes_agree_with_the_reference(case, keepdims):
     for name in ("masked_sum", "masked_mean", "masked_max", "masked_min", "masked_var"):
         with np.errstate(all="ignore"):
             expected = getattr(ref, name)(x, mask, axis=1, keepdims=keepdims)
-        got = getattr(ti, name)(torch.from_numpy(x), torch.from_numpy(mask), axis=1,
-                                keepdims=keepdims)
+        got = getattr(ti, name)(
+            torch.from_numpy(x), torch.from_numpy(mask), axis=1, keepdims=keepdims
+        )
         why = differences(FAST_CASE, expected, got.numpy())
         assert why is None, f"{name}: {why}\n{describe(x)}\n{describe(mask)}"
 
@@ -237,8 +241,9 @@ def test_fast_paths_double_backward():
     mt = torch.from_numpy(mask)
     for fn in (ti.masked_mean, ti.masked_max):
         y = fn(xt, mt, axis=1)
-        (g,) = torch.autograd.grad(torch.where(torch.isfinite(y), y, 0.0).pow(2).sum(), xt,
-                                   create_graph=True)
+        (g,) = torch.autograd.grad(
+            torch.where(torch.isfinite(y), y, 0.0).pow(2).sum(), xt, create_graph=True
+        )
         (gg,) = torch.autograd.grad(g.sum(), xt)
         assert torch.isfinite(gg).all() and (gg[~mt] == 0).all()
 

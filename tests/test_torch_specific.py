@@ -58,8 +58,9 @@ def test_jagged_nested_tensor(padding, truncating, maxlen):
 
 def test_jagged_nested_tensor_with_holes_is_refused():
     base = torch.arange(12).reshape(3, 4)
-    holes = torch.nested.narrow(base, 1, torch.tensor([0, 1, 0]), torch.tensor([2, 3, 1]),
-                                layout=torch.jagged)
+    holes = torch.nested.narrow(
+        base, 1, torch.tensor([0, 1, 0]), torch.tensor([2, 3, 1]), layout=torch.jagged
+    )
     assert holes.lengths() is not None
     with pytest.raises(ValueError, match="holes"):
         ti.pad_sequences(holes)
@@ -68,11 +69,14 @@ def test_jagged_nested_tensor_with_holes_is_refused():
 @pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 def test_strided_nested_and_dense_tensors():
     nt = torch.nested.nested_tensor([torch.tensor([1, 2]), torch.tensor([3])])
-    assert_same(ti.pad_sequences(nt, padding="post"), ref.pad_sequences([[1, 2], [3]],
-                                                                         padding="post"))
+    assert_same(
+        ti.pad_sequences(nt, padding="post"), ref.pad_sequences([[1, 2], [3]], padding="post")
+    )
     dense = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    assert_same(ti.pad_sequences(dense, maxlen=2, truncating="post"),
-                ref.pad_sequences(dense.numpy(), maxlen=2, truncating="post"))
+    assert_same(
+        ti.pad_sequences(dense, maxlen=2, truncating="post"),
+        ref.pad_sequences(dense.numpy(), maxlen=2, truncating="post"),
+    )
     assert ti.pad_sequences(torch.zeros(0, 3, 2)).shape == (0, 0)  # as the reference
 
 
@@ -202,8 +206,10 @@ def test_pad_sequences_gradient_reaches_the_sequences():
 
 
 def test_apply_mask_gradient_is_zero_at_masked_steps_even_with_nan():
-    x = torch.tensor([[[1.0, float("nan")], [float("inf"), 2.0]],
-                      [[3.0, 4.0], [float("nan"), float("-inf")]]], requires_grad=True)
+    x = torch.tensor(
+        [[[1.0, float("nan")], [float("inf"), 2.0]], [[3.0, 4.0], [float("nan"), float("-inf")]]],
+        requires_grad=True,
+    )
     mask = torch.tensor([[True, False], [True, False]])
     x_kept = torch.where(mask[..., None], x.detach(), 0.0)
     out = ti.apply_mask(x, mask, fill=0.0)
@@ -229,17 +235,29 @@ def test_masks_are_bool_and_lengths_int64():
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: ti.lengths_from_mask(torch.ones(2, 3, dtype=torch.int64)), TypeError,
-         "got dtype int64"),
-        (lambda: ti.apply_mask(torch.zeros(2, 3), torch.ones(3, dtype=torch.bool)), ValueError,
-         "leading prefix"),
+        (
+            lambda: ti.lengths_from_mask(torch.ones(2, 3, dtype=torch.int64)),
+            TypeError,
+            "got dtype int64",
+        ),
+        (
+            lambda: ti.apply_mask(torch.zeros(2, 3), torch.ones(3, dtype=torch.bool)),
+            ValueError,
+            "leading prefix",
+        ),
         (lambda: ti.sequence_mask(torch.tensor([1.0])), TypeError, "integer dtype, got float32"),
         (lambda: ti.sequence_mask(torch.tensor([-1])), ValueError, "non-negative, got -1"),
         (lambda: ti.mask_from_ids(torch.tensor([0.5])), TypeError, "integer dtype"),
-        (lambda: ti.mask_from_ids(torch.tensor([1]), pad_id=torch.tensor(0)), TypeError,
-         "pad_id must be an int"),
-        (lambda: ti.apply_mask(torch.tensor([1, 2]), torch.tensor([True, False]), float("nan")),
-         ValueError, "fill: nan cannot be cast to int64"),
+        (
+            lambda: ti.mask_from_ids(torch.tensor([1]), pad_id=torch.tensor(0)),
+            TypeError,
+            "pad_id must be an int",
+        ),
+        (
+            lambda: ti.apply_mask(torch.tensor([1, 2]), torch.tensor([True, False]), float("nan")),
+            ValueError,
+            "fill: nan cannot be cast to int64",
+        ),
     ],
 )
 def test_mask_errors_match_the_reference(call, error, message):

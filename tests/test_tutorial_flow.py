@@ -19,9 +19,11 @@ import pytest
 from conftest import require
 from test_tutorial import PADDED, TILED_MASK_4
 
-DESTROY_WARNING = (r"was passed an input with a mask attached to it\. However, this layer does "
-                   r"not support masking and will therefore destroy the mask information\. "
-                   r"Downstream layers will not see the mask\.")
+DESTROY_WARNING = (
+    r"was passed an input with a mask attached to it\. However, this layer does "
+    r"not support masking and will therefore destroy the mask information\. "
+    r"Downstream layers will not see the mask\."
+)
 # The tutorial's In [95] output, as TensorFlow prints it.
 PRINTED_MASK = """<tf.Tensor: shape=(3, 4), dtype=bool, numpy=
 array([[ True,  True,  True,  True],
@@ -40,10 +42,10 @@ def tf():
 def tutorial_masked(tf):
     """The tutorial's In [95]: Masking(4.) over the padded inputs tiled to (3, 4, 5)."""
     padded = tf.keras.preprocessing.sequence.pad_sequences(
-        [[1, 2, 3], [4, 5], [1, 4, 8, 19]], padding="post")
+        [[1, 2, 3], [4, 5], [1, 4, 8, 19]], padding="post"
+    )
     np.testing.assert_array_equal(padded, PADDED)
-    tiled = tf.tile(tf.expand_dims(tf.cast(padded, dtype=tf.float32), axis=-1),
-                    multiples=[1, 1, 5])
+    tiled = tf.tile(tf.expand_dims(tf.cast(padded, dtype=tf.float32), axis=-1), multiples=[1, 1, 5])
     masked = tf.keras.layers.Masking(mask_value=4.0)(tiled)
     assert repr(masked._keras_mask) == PRINTED_MASK
     return masked
@@ -161,8 +163,9 @@ def test_custom_layers_keep_transform_read_and_destroy(tf, make):
         np.testing.assert_array_equal(kept.numpy(), masked.numpy() + 1.0)
 
         flipped = transform()(kept)
-        np.testing.assert_array_equal(flipped._keras_mask.numpy(),
-                                      np.asarray(TILED_MASK_4)[:, ::-1])
+        np.testing.assert_array_equal(
+            flipped._keras_mask.numpy(), np.asarray(TILED_MASK_4)[:, ::-1]
+        )
 
         reader = read()
         mean = reader(flipped)
@@ -183,8 +186,7 @@ def test_in_a_functional_model(tf):
     x = keras.layers.Masking(mask_value=4.0)(inp)
     y = read()(transform()(keep()(x)))
     model = keras.Model(inp, y)
-    np.testing.assert_allclose(model(tutorial_tiled()).numpy()[:, 0], EXPECTED_MEAN,
-                               rtol=1e-6)
+    np.testing.assert_allclose(model(tutorial_tiled()).numpy()[:, 0], EXPECTED_MEAN, rtol=1e-6)
     with pytest.warns(UserWarning, match=DESTROY_WARNING):
         z = default()(x)
     assert z._keras_mask is None if hasattr(z, "_keras_mask") else True

@@ -1,151 +1,17 @@
 """maskref's TensorFlow backend: the rules of :mod:`reference`, on ``tf.Tensor`` data.
 
-Same modules, functions, signatures, defaults and errors as :mod:`reference`;
-results are ``tf.Tensor`` (masks ``tf.bool``, lengths ``tf.int64``). Inputs
-may be tensors, NumPy arrays or Python lists; ``pad_sequences`` also takes a
-``tf.RaggedTensor`` or a list of tensors, ``segment_ids_from_lengths`` a
-``tf.RaggedTensor``. String and object dtypes are reference-only.
+The public functions are the front ends of :mod:`maskref.api` bound to this
+package's TensorFlow kernels, so names, signatures, defaults and errors are
+those of :mod:`reference`; results are ``tf.Tensor`` (masks ``tf.bool``,
+lengths ``tf.int64``). Inputs may be tensors, NumPy arrays or Python lists;
+``pad_sequences`` also takes a ``tf.RaggedTensor`` or a list of tensors,
+``segment_ids_from_lengths`` a ``tf.RaggedTensor``. String and object dtypes
+are reference-only. Data-dependent checks raise in eager mode and become
+``tf.debugging.Assert`` ops in a ``tf.function`` (XLA drops those).
 """
 
-from .attention import (
-    attention_mask,
-    attention_weights,
-    causal_mask,
-    scaled_dot_product_attention,
-    segment_ids_from_lengths,
-    segment_mask,
-)
-from .conventions import convert_mask, mask_convention
-from .flow import (
-    ConsumingLayer,
-    LayerMasks,
-    MaskExplanation,
-    MaskSummary,
-    PropagatingLayer,
-    TransformingLayer,
-    concatenate_masks,
-    explain_masks,
-    flow_mask,
-    get_mask,
-    masking_values,
-    merge_masks,
-    merge_masks_strict,
-    merge_values,
-    set_mask,
-)
-from .masks import (
-    apply_mask,
-    expand_mask,
-    lengths_from_mask,
-    mask_from_ids,
-    mask_from_value,
-    sequence_mask,
-)
-from .padding import pad_flat, pad_sequences, unpad_sequences
-from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
-from .ragged import (
-    PackedSequences,
-    first_valid,
-    from_ragged_tensor,
-    last_valid,
-    lengths_from_row_splits,
-    pack_sequences,
-    padded_from_ragged,
-    positions_from_mask,
-    ragged_from_padded,
-    repad,
-    reverse_sequences,
-    row_splits_from_lengths,
-    to_ragged_tensor,
-    unpack_sequences,
-    unpad,
-)
-from .reductions import (
-    masked_all,
-    masked_any,
-    masked_argmax,
-    masked_argmin,
-    masked_count,
-    masked_cumsum,
-    masked_log_softmax,
-    masked_logsumexp,
-    masked_max,
-    masked_mean,
-    masked_min,
-    masked_prod,
-    masked_softmax,
-    masked_std,
-    masked_sum,
-    masked_var,
-)
+from maskref.api import namespace
 
-BACKEND = "tf_impl"
+from ._backend import BACKEND as _BACKEND
 
-__all__ = [
-    "BACKEND",
-    "ConsumingLayer",
-    "LayerMasks",
-    "MaskExplanation",
-    "MaskSummary",
-    "MaskedGlobalAveragePooling1D",
-    "MaskedGlobalMaxPooling1D",
-    "PackedSequences",
-    "PropagatingLayer",
-    "TransformingLayer",
-    "apply_mask",
-    "attention_mask",
-    "attention_weights",
-    "causal_mask",
-    "concatenate_masks",
-    "convert_mask",
-    "expand_mask",
-    "explain_masks",
-    "first_valid",
-    "flow_mask",
-    "from_ragged_tensor",
-    "get_mask",
-    "last_valid",
-    "lengths_from_mask",
-    "lengths_from_row_splits",
-    "mask_convention",
-    "mask_from_ids",
-    "mask_from_value",
-    "masked_all",
-    "masked_any",
-    "masked_argmax",
-    "masked_argmin",
-    "masked_count",
-    "masked_cumsum",
-    "masked_log_softmax",
-    "masked_logsumexp",
-    "masked_max",
-    "masked_mean",
-    "masked_min",
-    "masked_prod",
-    "masked_softmax",
-    "masked_std",
-    "masked_sum",
-    "masked_var",
-    "masking_values",
-    "merge_masks",
-    "merge_masks_strict",
-    "merge_values",
-    "pack_sequences",
-    "pad_flat",
-    "pad_sequences",
-    "padded_from_ragged",
-    "positions_from_mask",
-    "ragged_from_padded",
-    "repad",
-    "reverse_sequences",
-    "row_splits_from_lengths",
-    "scaled_dot_product_attention",
-    "segment_ids_from_lengths",
-    "segment_mask",
-    "sequence_mask",
-    "set_mask",
-    "to_ragged_tensor",
-    "unpack_sequences",
-    "unpad",
-    "unpad_sequences",
-]
+globals().update(namespace(_BACKEND))

@@ -23,8 +23,9 @@ from typing import TypeVar
 import numpy as np
 import tensorflow as tf
 
-from reference._dtypes import _lossy, cast_scalar
-from reference._dtypes import resolve_dtype as _reference_resolve_dtype
+from maskref.api.checks import check_data
+from maskref.api.dtypes import cast_scalar, lossy_cast_error
+from maskref.api.dtypes import resolve_dtype as _reference_resolve_dtype
 
 __all__ = [
     "as_tensor",
@@ -89,9 +90,9 @@ def with_checks(result: object, checks: Sequence) -> object:
     if not checks:
         return result
     with tf.control_dependencies(list(checks)):
-        if isinstance(result, list):
-            return [tf.identity(r) for r in result]
-        return tf.identity(result)
+        return tf.nest.map_structure(
+            lambda r: tf.identity(r) if isinstance(r, tf.Tensor) else r, result
+        )
 
 
 def reference_only_error(name: str, dtype: object) -> TypeError:
@@ -186,7 +187,7 @@ def _checked(
     label = _dtype_label(dtype)
     checks = require(
         tf.logical_not(tf.reduce_any(bad)),
-        lambda: _lossy(name, _first_bad(source, bad), label, why),
+        lambda: lossy_cast_error(name, _first_bad(source, bad), label, why),
         f"{name} value cannot be cast to {label} without loss: {why}",
     )
     return with_checks(result, checks)
@@ -293,3 +294,22 @@ def cast_fill(
         warnings.simplefilter("ignore", RuntimeWarning)  # float overflow to inf is the rule
         fill = cast_scalar(value, target, name)
     return tf.constant(fill, dtype=dtype)
+
+
+# --- the adapter every backend supplies to the front ends (maskref.api) ----------------------
+
+
+def asarray(x: object, name: str, like: object = None) -> tf.Tensor:
+    """``x`` as a dense tensor (:func:`as_tensor`); ``None`` is a ``TypeError`` naming ``name``."""
+    check_data(x, name)
+    return as_tensor(x, name)
+
+
+def shape_of(x: tf.Tensor) -> tuple[int | None, ...]:
+    """The static shape (``None`` for sizes unknown while tracing)."""
+    return static_shape(x, "x")
+
+
+def dtype_name(x: tf.Tensor) -> str:
+    """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``)."""
+    return x.dtype.name

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import (
+from maskref.api.checks import (
     check_choice,
     check_integer_dtype,
     check_maxlen,
@@ -177,8 +177,9 @@ def _segment_keep(q: tf.Tensor, k: tf.Tensor) -> tuple[tf.Tensor, list]:
         raise ValueError(message)
     checks = []
     if qb is None or kb is None:
-        checks = require(tf.equal(tf.shape(q)[0], tf.shape(k)[0]), lambda: ValueError(message),
-                         message)
+        checks = require(
+            tf.equal(tf.shape(q)[0], tf.shape(k)[0]), lambda: ValueError(message), message
+        )
     if q.dtype != k.dtype:
         q, k = tf.cast(q, tf.int64), tf.cast(k, tf.int64)
     qi, ki = q[:, :, None], k[:, None, :]
@@ -281,8 +282,12 @@ def attention_mask(
             q_ids = _segment_ids(q_ids, "query_segment_ids")
             k_ids = _segment_ids(k_ids, "key_segment_ids")
             seg, checks = _segment_keep(q_ids, k_ids)
-        parts = {"query_mask": qm, "key_mask": km, "query_segment_ids": q_ids,
-                 "key_segment_ids": k_ids}
+        parts = {
+            "query_mask": qm,
+            "key_mask": km,
+            "query_segment_ids": q_ids,
+            "key_segment_ids": k_ids,
+        }
         (batch, lq, lk), more = _sizes(parts, query_len, key_len)
         keep = band_rule(lq, lk, causal, align, window, xp=_XP)
         if qm is not None:
@@ -319,14 +324,19 @@ def segment_ids_from_lengths(lengths_per_row: object, seqlen: int) -> tf.Tensor:
     n = tf.cast(seqlen, tf.int64)
     ends = tf.cumsum(lengths, axis=1)
     totals = tf.reduce_sum(lengths, axis=1)  # ends[:, -1], and 0 for rows of no document
-    ends = with_checks(ends, require(
-        tf.reduce_all(totals <= n),
-        lambda: check_segment_total(False, seqlen),  # raises the reference's error itself
-        "lengths_per_row: a row's documents add up to more than seqlen",
-    ))
+    ends = with_checks(
+        ends,
+        require(
+            tf.reduce_all(totals <= n),
+            lambda: check_segment_total(False, seqlen),  # raises the reference's error itself
+            "lengths_per_row: a row's documents add up to more than seqlen",
+        ),
+    )
     starts = ends[:, :-1]  # where documents 2, 3, ... begin (an empty one adds to the next)
-    rows = tf.broadcast_to(tf.range(tf.shape(starts, out_type=tf.int64)[0])[:, None],
-                           tf.shape(starts, out_type=tf.int64))
+    rows = tf.broadcast_to(
+        tf.range(tf.shape(starts, out_type=tf.int64)[0])[:, None],
+        tf.shape(starts, out_type=tf.int64),
+    )
     marks = tf.tensor_scatter_nd_add(
         tf.zeros(tf.stack([tf.shape(lengths, out_type=tf.int64)[0], n + 1]), tf.int64),
         tf.stack([rows, starts], axis=-1),
@@ -463,8 +473,9 @@ def _attention_parts(
     q, k = as_tensor(query, "query"), as_tensor(key, "key")
     v = None if value is None else as_tensor(value, "value")
     tensors = (q, k) if v is None else (q, k, v)
-    check_attention_dtypes(("query", "key", "value")[: len(tensors)],
-                           tuple(t.dtype.name for t in tensors))
+    check_attention_dtypes(
+        ("query", "key", "value")[: len(tensors)], tuple(t.dtype.name for t in tensors)
+    )
     shapes = [static_shape(t, n) for t, n in zip(tensors, ("query", "key", "value"))]
     full = _scores_shape(shapes[0], shapes[1], shapes[2] if v is not None else None)
     n = len(full)
@@ -569,8 +580,9 @@ def _weighted_values(weights: tf.Tensor, values: tf.Tensor, m: tf.Tensor) -> tf.
         minus = hits(counted, tf.equal(values, -inf))
         nan = tf.logical_or(nan, tf.logical_and(plus, minus))
         zero = tf.zeros([], work)
-        extra = tf.where(nan, tf.constant(np.nan, work),
-                         tf.where(plus, inf, tf.where(minus, -inf, zero)))
+        extra = tf.where(
+            nan, tf.constant(np.nan, work), tf.where(plus, inf, tf.where(minus, -inf, zero))
+        )
         return base + extra
 
     everywhere = tf.reduce_all(finite)
@@ -619,4 +631,3 @@ def scaled_dot_product_attention(
     else:
         fill = _empty_fill(empty, p.key_len, p.work)
     return tf.cast(tf.where(p.has_key, out, fill), v.dtype)
-

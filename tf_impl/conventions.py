@@ -24,9 +24,7 @@ from ._convert import _first_bad, as_tensor, python_errors, require, resolve_dty
 __all__ = ["convert_mask", "mask_convention"]
 
 
-def _keep_from(
-    mask: tf.Tensor, convention: str, threshold: float
-) -> tuple[tf.Tensor, list]:
+def _keep_from(mask: tf.Tensor, convention: str, threshold: float) -> tuple[tf.Tensor, list]:
     """The ``keep`` mask and the data-dependent checks (graph mode) of reading ``mask``."""
     if convention == "keep":
         return mask, []

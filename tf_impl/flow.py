@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import (
+from maskref.api.checks import (
     check_choice,
     check_mask_dtype,
     check_mask_shape,
@@ -91,7 +91,8 @@ def _masks(masks: Sequence[object], same_shape: bool = True) -> list[Mask]:
         known = {s for s in shapes if None not in s}
         compatible = all(
             len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-            for a in shapes for b in shapes
+            for a in shapes
+            for b in shapes
         )
         if not compatible or len(known) > 1:
             raise ValueError(f"masks must share one shape, got {sorted(shapes, key=str)}")
@@ -139,8 +140,9 @@ def merge_masks_strict(masks: Sequence[object]) -> Mask:
 
 
 @python_errors
-def concatenate_masks(masks: Sequence[object], shapes: Sequence[tuple[int, ...]],
-                      axis: int = -1) -> Mask:
+def concatenate_masks(
+    masks: Sequence[object], shapes: Sequence[tuple[int, ...]], axis: int = -1
+) -> Mask:
     """Mirrors ``reference.concatenate_masks`` (rule stated there): ``Concatenate(axis)``'s mask.
 
     Each mask broadcast to its input's shape (all-True for None), concatenated
@@ -198,8 +200,9 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
     >>> flow_mask("recurrent", tf.constant([[True, False]]), return_sequences=True).numpy()
     array([[ True, False]])
     """
-    check_choice("kind", kind, ("propagate", "keep", "consume", "destroy", "attention",
-                                "recurrent"))
+    check_choice(
+        "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
+    )
     if mask is not None:
         mask = as_tensor(mask, "mask")
         check_mask_dtype(mask.dtype.name)
@@ -243,10 +246,12 @@ MERGE_OPS: dict[str, Callable[[list[tf.Tensor], tf.DType], tf.Tensor]] = {
     "subtract": lambda xs, dt: tf.subtract(tf.cast(xs[0], dt), tf.cast(xs[1], dt)),
     "multiply": lambda xs, dt: _fold(tf.multiply, [tf.cast(x, dt) for x in xs]),
     "average": _mean,
-    "maximum": lambda xs, dt: _fold(tf.logical_or if dt == tf.bool else tf.maximum,
-                                    [tf.cast(x, dt) for x in xs]),
-    "minimum": lambda xs, dt: _fold(tf.logical_and if dt == tf.bool else tf.minimum,
-                                    [tf.cast(x, dt) for x in xs]),
+    "maximum": lambda xs, dt: _fold(
+        tf.logical_or if dt == tf.bool else tf.maximum, [tf.cast(x, dt) for x in xs]
+    ),
+    "minimum": lambda xs, dt: _fold(
+        tf.logical_and if dt == tf.bool else tf.minimum, [tf.cast(x, dt) for x in xs]
+    ),
 }
 
 
@@ -257,8 +262,7 @@ def _merge_dtype(op: str, tensors: list[tf.Tensor]) -> tf.DType:
 
 
 @python_errors
-def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[tf.Tensor,
-                                                                                  Mask]:
+def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[tf.Tensor, Mask]:
     """Mirrors ``reference.merge_values`` (rule stated there): a Keras merge's values and mask.
 
     Values and mask by Keras's rule (masked steps of ``multiply``,
@@ -304,8 +308,10 @@ def _mask_like(mask: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """A ``(B, T)`` mask broadcast to ``x``'s ``(B, T, ...)`` shape."""
     check_mask_shape(static_shape(mask, "mask"), static_shape(x, "x"))
     extra = x.shape.rank - mask.shape.rank
-    return tf.broadcast_to(tf.reshape(mask, tf.concat([tf.shape(mask), [1] * extra], 0))
-                           if extra else mask, tf.shape(x))
+    return tf.broadcast_to(
+        tf.reshape(mask, tf.concat([tf.shape(mask), [1] * extra], 0)) if extra else mask,
+        tf.shape(x),
+    )
 
 
 def _masked_product(xs: list[tf.Tensor], masks: list) -> tf.Tensor:
@@ -513,8 +519,10 @@ class LayerMasks:
     def __str__(self) -> str:
         flag = f"  <- mask {self.flag.upper()}" if self.flag else ""
         given = " (mask=)" if self.explicit else ""
-        return (f"{self.name} ({self.class_name}, {self.kind}): in {_text(self.mask_in)}{given}; "
-                f"out {_text(self.mask_out)}{flag}")
+        return (
+            f"{self.name} ({self.class_name}, {self.kind}): in {_text(self.mask_in)}{given}; "
+            f"out {_text(self.mask_out)}{flag}"
+        )
 
 
 class MaskExplanation(list):
@@ -527,19 +535,32 @@ class MaskExplanation(list):
 
     def __str__(self) -> str:
         rows = [("layer", "class", "kind", "mask in", "mask out", "flag")]
-        rows += [(r.name, r.class_name, r.kind, _text(r.mask_in) + (" (mask=)" if r.explicit
-                                                                    else ""),
-                  _text(r.mask_out), r.flag or "") for r in self]
+        rows += [
+            (
+                r.name,
+                r.class_name,
+                r.kind,
+                _text(r.mask_in) + (" (mask=)" if r.explicit else ""),
+                _text(r.mask_out),
+                r.flag or "",
+            )
+            for r in self
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(6)]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                         for row in rows)
+        return "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows
+        )
 
     def print(self) -> None:
         print(str(self))
 
 
-_CONSUMING = (ConsumingLayer, keras.layers.GlobalAveragePooling1D, MaskedGlobalAveragePooling1D,
-              MaskedGlobalMaxPooling1D)
+_CONSUMING = (
+    ConsumingLayer,
+    keras.layers.GlobalAveragePooling1D,
+    MaskedGlobalAveragePooling1D,
+    MaskedGlobalMaxPooling1D,
+)
 
 
 def _kind(op: object) -> str:

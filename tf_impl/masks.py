@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 import tensorflow as tf
 
 import reference
-from reference._checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
+from maskref.api.checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
 
 from ._convert import (
     as_tensor,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,
@@ -169,11 +169,14 @@ def _row_splits(row_splits: object) -> tuple[tf.Tensor, tf.Tensor, Checks]:
     if shape[0] == 0:
         raise _reference_error(_reference_lengths_from_row_splits, np.zeros(0, np.int64))
     if shape[0] is None:
-        splits = with_checks(splits, require(
-            tf.size(splits) > 0,
-            lambda: _reference_error(_reference_lengths_from_row_splits, np.zeros(0, np.int64)),
-            "row_splits must have at least one element (B + 1 for B rows)",
-        ))
+        splits = with_checks(
+            splits,
+            require(
+                tf.size(splits) > 0,
+                lambda: _reference_error(_reference_lengths_from_row_splits, np.zeros(0, np.int64)),
+                "row_splits must have at least one element (B + 1 for B rows)",
+            ),
+        )
     lengths = splits[1:] - splits[:-1]
     steps_ok = tf.reduce_all(lengths >= 0)
     checks = require(
@@ -217,8 +220,9 @@ def _mask_2d(
     return m, checks
 
 
-def _rows_match(count: tf.Tensor, count_static: int | None, rows: int | tf.Tensor,
-                message: Callable[[], str]) -> Checks:
+def _rows_match(
+    count: tf.Tensor, count_static: int | None, rows: int | tf.Tensor, message: Callable[[], str]
+) -> Checks:
     """``lengths`` has one entry per row of ``x``: raised now if static, else asserted."""
     if count_static is not None and isinstance(rows, int):
         if count_static != rows:
@@ -353,9 +357,15 @@ def ragged_from_padded(x: object, mask: object) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 @python_errors
-def padded_from_ragged(values: object, row_splits: object, *, maxlen: int | None = None,
-                       padding: str = "post", truncating: str = "pre",
-                       value: object = 0) -> tuple[tf.Tensor, tf.Tensor]:
+def padded_from_ragged(
+    values: object,
+    row_splits: object,
+    *,
+    maxlen: int | None = None,
+    padding: str = "post",
+    truncating: str = "pre",
+    value: object = 0,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Mirrors ``reference.padded_from_ragged`` (rule stated there): ``(x, mask)``.
 
     The rows of ``values (N, ...)`` split by ``row_splits``, padded by
@@ -424,9 +434,14 @@ def to_ragged_tensor(x: object, mask: object) -> tf.RaggedTensor:
 
 
 @python_errors
-def from_ragged_tensor(rt: tf.RaggedTensor, *, maxlen: int | None = None,
-                       padding: str = "post", truncating: str = "pre",
-                       value: object = 0) -> tuple[tf.Tensor, tf.Tensor]:
+def from_ragged_tensor(
+    rt: tf.RaggedTensor,
+    *,
+    maxlen: int | None = None,
+    padding: str = "post",
+    truncating: str = "pre",
+    value: object = 0,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """:func:`padded_from_ragged` on a ``tf.RaggedTensor``: ``(x, mask)``.
 
     ``rt`` must have ragged rank 1 (uniform steps: ``(B, None, ...)``);
@@ -442,11 +457,11 @@ def from_ragged_tensor(rt: tf.RaggedTensor, *, maxlen: int | None = None,
         raise TypeError(f"rt must be a tf.RaggedTensor, got {type(rt).__name__}")
     if rt.ragged_rank != 1:
         raise ValueError(
-            f"rt must have ragged rank 1 (rows of uniform steps), got ragged rank "
-            f"{rt.ragged_rank}"
+            f"rt must have ragged rank 1 (rows of uniform steps), got ragged rank {rt.ragged_rank}"
         )
-    return padded_from_ragged(rt.values, rt.row_splits, maxlen=maxlen, padding=padding,
-                              truncating=truncating, value=value)
+    return padded_from_ragged(
+        rt.values, rt.row_splits, maxlen=maxlen, padding=padding, truncating=truncating, value=value
+    )
 
 
 # --- packed (PyTorch's PackedSequence layout) -----------------------------------------------
@@ -477,8 +492,12 @@ def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) 
     lengths, checks = _lengths(lengths)
     rows, steps = _dim(x, shape, 0), _dim(x, shape, 1)
     count = tf.size(lengths, out_type=tf.int64)
-    checks += _rows_match(count, lengths.shape[0], rows,
-                          lambda: f"lengths has {int(count)} rows but x has {int(rows)}")
+    checks += _rows_match(
+        count,
+        lengths.shape[0],
+        rows,
+        lambda: f"lengths has {int(count)} rows but x has {int(rows)}",
+    )
     longest = tf.reduce_max(tf.concat([lengths, tf.zeros([1], tf.int64)], 0))
     checks += require(
         longest <= tf.cast(steps, tf.int64),
@@ -488,8 +507,10 @@ def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) 
     if enforce_sorted:
         checks += require(
             tf.reduce_all(lengths[1:] <= lengths[:-1]),
-            lambda: ValueError("enforce_sorted=True needs lengths in non-increasing order, got "
-                               f"{lengths.numpy().tolist()}"),
+            lambda: ValueError(
+                "enforce_sorted=True needs lengths in non-increasing order, got "
+                f"{lengths.numpy().tolist()}"
+            ),
             "enforce_sorted=True needs lengths in non-increasing order",
         )
         lengths = with_checks(lengths, checks)
@@ -523,21 +544,28 @@ def _permutations(order: object, inverse: object) -> tuple[tf.Tensor, int | tf.T
         if inverse.shape[0] != rows:
             raise permutations_error()
     else:
-        checks += require(tf.equal(tf.size(inverse, out_type=tf.int64), rows),
-                          permutations_error, "sorted_indices and unsorted_indices differ in size")
+        checks += require(
+            tf.equal(tf.size(inverse, out_type=tf.int64), rows),
+            permutations_error,
+            "sorted_indices and unsorted_indices differ in size",
+        )
         inverse = with_checks(inverse, checks)  # graph mode: same size before reading it
     rows64 = tf.cast(rows, tf.int64)
     in_range = tf.reduce_all((order >= 0) & (order < rows64))
     safe = tf.clip_by_value(order, 0, tf.maximum(rows64 - 1, 0))  # read inverse in range
     undone = tf.reduce_all(tf.equal(tf.gather(inverse, safe), tf.range(rows64)))
-    checks += require(in_range & undone, permutations_error,
-                      "unsorted_indices must be the inverse permutation of sorted_indices")
+    checks += require(
+        in_range & undone,
+        permutations_error,
+        "unsorted_indices must be the inverse permutation of sorted_indices",
+    )
     return inverse, rows, checks
 
 
 @python_errors
-def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None,
-                     padding_value: object = 0) -> tuple[tf.Tensor, tf.Tensor]:
+def unpack_sequences(
+    packed: PackedSequences, *, total_length: int | None = None, padding_value: object = 0
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Mirrors ``reference.unpack_sequences`` (rule stated there): ``(x, lengths)``.
 
     ``packed``: a :class:`PackedSequences` (or any 4-sequence) of tensors,
@@ -576,8 +604,9 @@ def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None
         width = total_length
         checks += require(
             tf.cast(width, tf.int64) >= steps,
-            lambda: ValueError(f"total_length={int(width)} is shorter than the longest "
-                               f"sequence ({int(steps)})"),
+            lambda: ValueError(
+                f"total_length={int(width)} is shorter than the longest sequence ({int(steps)})"
+            ),
             "total_length is shorter than the longest sequence",
         )
     fill = cast_fill(padding_value, data.dtype, "padding_value", allow_string=True)
@@ -659,25 +688,33 @@ def repad(values: object, indices: object, batch: int, seqlen: int) -> tf.Tensor
         if idx.shape[0] != count:
             raise reference_error()
     else:
-        checks += require(tf.equal(n, tf.cast(count, tf.int64)), reference_error,
-                          "indices must have one entry per step of values")
+        checks += require(
+            tf.equal(n, tf.cast(count, tf.int64)),
+            reference_error,
+            "indices must have one entry per step of values",
+        )
     lowest = tf.reduce_min(tf.concat([idx, tf.zeros([1], tf.int64)], 0))
     highest = tf.reduce_max(tf.concat([idx, -tf.ones([1], tf.int64)], 0))
-    checks += require((lowest >= 0) & (highest < size), reference_error,
-                      "indices must lie in [0, batch * seqlen)")
+    checks += require(
+        (lowest >= 0) & (highest < size), reference_error, "indices must lie in [0, batch * seqlen)"
+    )
     idx = with_checks(idx, checks)  # graph mode: assert before scattering
     slot = tf.range(1, n + 1, dtype=tf.int64)
     source = tf.scatter_nd(idx[:, None], slot, size[None])  # 1 + the step landing in each slot
     distinct = tf.reduce_all(tf.equal(tf.gather(source, idx), slot))  # a repeat sums two slots
-    source = with_checks(source, require(distinct, reference_error,
-                                         "indices must not repeat"))
+    source = with_checks(source, require(distinct, reference_error, "indices must not repeat"))
     inner = tf.shape(values)[1:]
     params = tf.concat([tf.zeros(tf.concat([[1], inner], 0), values.dtype), values], 0)
     out = tf.gather(params, source)
     dims = tf.stack([tf.cast(batch, tf.int64), tf.cast(seqlen, tf.int64)])
     out = tf.reshape(out, tf.concat([dims, tf.cast(inner, tf.int64)], 0))
-    out.set_shape([batch if isinstance(batch, int) else None,
-                   seqlen if isinstance(seqlen, int) else None, *shape[1:]])
+    out.set_shape(
+        [
+            batch if isinstance(batch, int) else None,
+            seqlen if isinstance(seqlen, int) else None,
+            *shape[1:],
+        ]
+    )
     return out
 
 
@@ -685,8 +722,9 @@ def repad(values: object, indices: object, batch: int, seqlen: int) -> tf.Tensor
 
 
 @python_errors
-def reverse_sequences(x: object, lengths: object, *, axis: int = 1,
-                      padding: str = "post") -> tf.Tensor:
+def reverse_sequences(
+    x: object, lengths: object, *, axis: int = 1, padding: str = "post"
+) -> tf.Tensor:
     """Mirrors ``reference.reverse_sequences`` (rule stated there): valid steps reversed in place.
 
     ``tf.reverse_sequence``'s rule for ``padding="post"``, extended to
@@ -705,8 +743,12 @@ def reverse_sequences(x: object, lengths: object, *, axis: int = 1,
     lengths, checks = _lengths(lengths)
     rows, steps = _dim(x, shape, 0), _dim(x, shape, ax)
     count = tf.size(lengths, out_type=tf.int64)
-    checks += _rows_match(count, lengths.shape[0], rows,
-                          lambda: f"lengths has {int(count)} rows but x has {int(rows)}")
+    checks += _rows_match(
+        count,
+        lengths.shape[0],
+        rows,
+        lambda: f"lengths has {int(count)} rows but x has {int(rows)}",
+    )
     longest = tf.reduce_max(tf.concat([lengths, tf.zeros([1], tf.int64)], 0))
     checks += require(
         longest <= tf.cast(steps, tf.int64),

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from reference._checks import (
+from maskref.api.checks import (
     check_choice,
     check_mask_shape,
     check_scalar,
@@ -253,9 +253,7 @@ def _rows(d: _Data) -> tf.Tensor:
     return tf.reshape(d.x, tf.stack([shape[0], shape[1], tf.reduce_prod(shape[2:])]))
 
 
-def _masked_total(
-    d: _Data, axes: tuple[int, ...], keepdims: bool, work: tf.DType
-) -> tf.Tensor:
+def _masked_total(d: _Data, axes: tuple[int, ...], keepdims: bool, work: tf.DType) -> tf.Tensor:
     """``sum(where(mask, x, 0))`` in ``work`` (the matmul fast path where it applies)."""
 
     def by_where() -> tf.Tensor:
@@ -441,9 +439,7 @@ def _variance(
     work = _work(out)
     count = _count(d, axes, True)
     xs = tf.cast(tf.where(d.m, d.x, tf.zeros([], d.x.dtype)), work)
-    mean = tf.reduce_sum(xs, axis=list(axes), keepdims=True) / tf.cast(
-        tf.maximum(count, 1), work
-    )
+    mean = tf.reduce_sum(xs, axis=list(axes), keepdims=True) / tf.cast(tf.maximum(count, 1), work)
     dev = tf.where(d.m, xs - mean, _const(0, work))
     denom = tf.cast(count, tf.float64) - tf.cast(ddof, tf.float64)
     var = tf.reduce_sum(dev * dev, axis=list(axes), keepdims=True) / tf.cast(
@@ -717,9 +713,7 @@ def _softmax_parts(x: object, mask: object, axis: object) -> _SoftmaxParts:
     return _SoftmaxParts(d, ax, out, work, shifted, total, has_valid)
 
 
-def _empty_rows(
-    result: tf.Tensor, parts: _SoftmaxParts, empty: str, log: bool
-) -> tf.Tensor:
+def _empty_rows(result: tf.Tensor, parts: _SoftmaxParts, empty: str, log: bool) -> tf.Tensor:
     """Slices with no valid element set by ``empty``, as ``reference.reductions._empty_rows``."""
     dtype, work = parts.out, parts.work
     n = parts.d.shape[parts.ax]

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference import _dtypes as ref_dtypes
+from maskref.api import dtypes as ref_dtypes
+from maskref.api.checks import check_data
 
 ArrayOrTensor = np.ndarray | torch.Tensor
 
@@ -70,9 +71,7 @@ def as_array(x: object) -> ArrayOrTensor:
     return x if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def to_torch(
-    x: object, name: str, device: torch.device | str | None = None
-) -> torch.Tensor:
+def to_torch(x: object, name: str, device: torch.device | str | None = None) -> torch.Tensor:
     """``x`` as a tensor (a tensor is returned as is, or moved to ``device``).
 
     NumPy arrays and lists are converted without a copy where possible; the
@@ -132,12 +131,13 @@ def _is_integer(dtype: torch.dtype) -> bool:
     return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
 
 
-def _raise_first(t: torch.Tensor, bad: torch.Tensor, name: str, target: torch.dtype,
-                 why: str) -> None:
+def _raise_first(
+    t: torch.Tensor, bad: torch.Tensor, name: str, target: torch.dtype, why: str
+) -> None:
     """Raise the reference's lossy-cast error for the first ``bad`` value, if any."""
     if bool(bad.any()):
         first = t[bad].reshape(-1)[0].item()
-        raise ref_dtypes._lossy(name, first, dtype_name(target), why)
+        raise ref_dtypes.lossy_cast_error(name, first, dtype_name(target), why)
 
 
 def cast_tensor(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
@@ -215,3 +215,21 @@ def numpy_of(t: torch.Tensor) -> np.ndarray:
 def scalar_value(value: Any) -> Any:
     """A 0-d tensor as a NumPy scalar array; anything else unchanged."""
     return numpy_of(value) if isinstance(value, torch.Tensor) else value
+
+
+# --- the adapter every backend supplies to the front ends (maskref.api) ----------------------
+
+
+def asarray(x: object, name: str, like: object = None) -> torch.Tensor:
+    """``x`` as a tensor (:func:`to_torch`), on ``like``'s device when ``like`` is a tensor
+    and ``x`` is not; ``None`` is a ``TypeError`` naming ``name``."""
+    check_data(x, name)
+    device = (
+        like.device if isinstance(like, torch.Tensor) and not isinstance(x, torch.Tensor) else None
+    )
+    return to_torch(x, name, device)
+
+
+def shape_of(x: object) -> tuple[int, ...]:
+    """The shape of a tensor, or of what ``np.asarray`` would make of ``x``."""
+    return tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(np.shape(x))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from reference._checks import (
+from maskref.api.checks import (
     check_choice,
     check_integer_dtype,
     check_mask_dtype,
@@ -93,8 +93,14 @@ class _Arange:
         return torch.arange(n, device=self.device)
 
 
-def _band(query_len: int, key_len: int, causal: bool, align: str, window: int | None,
-          device: torch.device | None) -> torch.Tensor:
+def _band(
+    query_len: int,
+    key_len: int,
+    causal: bool,
+    align: str,
+    window: int | None,
+    device: torch.device | None,
+) -> torch.Tensor:
     """:func:`reference.attention.band_rule` on torch tensors: bool ``(L, S)`` on ``device``."""
     return band_rule(query_len, key_len, causal, align, window, _Arange(device))
 
@@ -104,8 +110,14 @@ def _name(a: np.ndarray | torch.Tensor) -> str:
     return dtype_name(a) if isinstance(a, torch.Tensor) else a.dtype.name
 
 
-def causal_mask(query_len: int, key_len: int | None = None, *, align: str = "top_left",
-                window: int | None = None, device: object = None) -> torch.Tensor:
+def causal_mask(
+    query_len: int,
+    key_len: int | None = None,
+    *,
+    align: str = "top_left",
+    window: int | None = None,
+    device: object = None,
+) -> torch.Tensor:
     """Boolean ``(query_len, key_len)``: ``True`` where query ``i`` may attend to key ``j``.
 
     Mirrors :func:`reference.causal_mask` (the rule is stated there: both
@@ -132,10 +144,18 @@ def _as_rows(mask: object, name: str, device: torch.device | None) -> torch.Tens
     return to_torch(arr, name, device)
 
 
-def attention_mask(query_mask: object = None, key_mask: object = None, *, causal: bool = False,
-                   align: str = "top_left", window: int | None = None,
-                   segment_ids: object = None, query_len: int | None = None,
-                   key_len: int | None = None, device: object = None) -> torch.Tensor:
+def attention_mask(
+    query_mask: object = None,
+    key_mask: object = None,
+    *,
+    causal: bool = False,
+    align: str = "top_left",
+    window: int | None = None,
+    segment_ids: object = None,
+    query_len: int | None = None,
+    key_len: int | None = None,
+    device: object = None,
+) -> torch.Tensor:
     """The combined boolean ``(B, Lq, Lk)`` attention mask (Keras's ``MultiHeadAttention`` rule).
 
     Mirrors :func:`reference.attention_mask` (the rule is stated there: the
@@ -204,8 +224,7 @@ def segment_mask(query_segment_ids: object, key_segment_ids: object = None) -> t
              [0, 0, 0, 0]]], dtype=torch.int32)
     """
     q = _segment_ids(query_segment_ids, "query_segment_ids")
-    k = q if key_segment_ids is None else _segment_ids(key_segment_ids, "key_segment_ids",
-                                                       q.device)
+    k = q if key_segment_ids is None else _segment_ids(key_segment_ids, "key_segment_ids", q.device)
     if q.shape[0] != k.shape[0]:
         raise ValueError(
             f"query_segment_ids shape {tuple(q.shape)} and key_segment_ids shape "
@@ -227,8 +246,9 @@ def _document_lengths(lengths_per_row: object) -> torch.Tensor:
             if r.shape[0]:
                 check_integer_dtype(_name(r), "lengths_per_row")
         device = _first_device(*rows)
-        return pad_sequence([to_torch(r, "lengths_per_row", device).to(torch.int64)
-                             for r in rows], batch_first=True)
+        return pad_sequence(
+            [to_torch(r, "lengths_per_row", device).to(torch.int64) for r in rows], batch_first=True
+        )
     arr = as_array(lengths_per_row)
     if math.prod(arr.shape) == 0 and _name(arr).startswith(("float", "bfloat")):
         arr = to_torch(arr, "lengths_per_row").to(torch.int64)
@@ -298,12 +318,22 @@ def _mask_4d(m: torch.Tensor, batch: tuple[int, ...]) -> torch.Tensor:
     return m.expand(*batch[:-1], *m.shape[-3:]).reshape(math.prod(batch[:-1]), *m.shape[-3:])
 
 
-Prepared = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, float,
-                 tuple[int, ...]]
+Prepared = tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, float, tuple[int, ...]
+]
 
 
-def _prepare(query: object, key: object, value: object, mask: object, causal: bool,
-             scale: float | None, empty: str, align: str, window: int | None) -> Prepared:
+def _prepare(
+    query: object,
+    key: object,
+    value: object,
+    mask: object,
+    causal: bool,
+    scale: float | None,
+    empty: str,
+    align: str,
+    window: int | None,
+) -> Prepared:
     """``(q, k, v, mask, scale, batch)``: the inputs as 4-D tensors of equal batch sizes
     (``v`` None without a value), the boolean 4-D mask with the band folded in (None: all
     visible), the scale as a float and the batch shape; checked in the reference's order."""
@@ -347,8 +377,13 @@ def _any(m: torch.Tensor, dim: int, size: int) -> torch.Tensor:
     return m.view(torch.uint8).amax(dim=dim, keepdim=True).view(torch.bool)
 
 
-def _masked_weights(q: torch.Tensor, k: torch.Tensor, m: torch.Tensor | None,
-                    has_key: torch.Tensor | None, scale: float) -> torch.Tensor:
+def _masked_weights(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    m: torch.Tensor | None,
+    has_key: torch.Tensor | None,
+    scale: float,
+) -> torch.Tensor:
     """Softmax over the visible keys of ``q . k * scale`` (``q``, ``k`` sanitised), in the
     working dtype; hidden keys and rows without a visible key get 0 (torch_impl's
     masked_softmax rule: where before exp, a detached shift, a safe divisor)."""
@@ -379,9 +414,17 @@ def _sanitised(t: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     return t if keep is None else torch.where(keep, t, 0.0)
 
 
-def attention_weights(query: object, key: object, mask: object = None, *, causal: bool = False,
-                      scale: float | None = None, empty: str = "zeros", align: str = "top_left",
-                      window: int | None = None) -> torch.Tensor:
+def attention_weights(
+    query: object,
+    key: object,
+    mask: object = None,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    empty: str = "zeros",
+    align: str = "top_left",
+    window: int | None = None,
+) -> torch.Tensor:
     """The attention weights ``(..., L, S)``: a masked softmax of ``query . key * scale``.
 
     Mirrors :func:`reference.attention_weights` (the rule is stated there:
@@ -397,8 +440,7 @@ def attention_weights(query: object, key: object, mask: object = None, *, causal
     tensor([[0.5000, 0.5000, 0.0000],
             [0.0000, 0.0000, 0.0000]])
     """
-    q, k, _, m, scale, batch = _prepare(query, key, None, mask, causal, scale, empty, align,
-                                        window)
+    q, k, _, m, scale, batch = _prepare(query, key, None, mask, causal, scale, empty, align, window)
     lq, lk = q.shape[-2], k.shape[-2]
     work = _work(q.dtype)
     has_key = seen = None
@@ -424,10 +466,18 @@ def _empty_fill(v: torch.Tensor, empty: str, work: torch.dtype) -> torch.Tensor 
     return (v.to(work).sum(dim=-2, keepdim=True) / lk).to(v.dtype)
 
 
-def scaled_dot_product_attention(query: object, key: object, value: object, mask: object = None,
-                                 *, causal: bool = False, scale: float | None = None,
-                                 empty: str = "zeros", align: str = "top_left",
-                                 window: int | None = None) -> torch.Tensor:
+def scaled_dot_product_attention(
+    query: object,
+    key: object,
+    value: object,
+    mask: object = None,
+    *,
+    causal: bool = False,
+    scale: float | None = None,
+    empty: str = "zeros",
+    align: str = "top_left",
+    window: int | None = None,
+) -> torch.Tensor:
     """Masked attention ``softmax(q . k * scale) . v`` with a stated rule for empty rows.
 
     Mirrors :func:`reference.scaled_dot_product_attention` (the rule is
@@ -472,8 +522,9 @@ def scaled_dot_product_attention(query: object, key: object, value: object, mask
     tensor([[2.],
             [0.]])
     """
-    q, k, v, m, scale, batch = _prepare(query, key, value, mask, causal, scale, empty, align,
-                                        window)
+    q, k, v, m, scale, batch = _prepare(
+        query, key, value, mask, causal, scale, empty, align, window
+    )
     lq, lk, ev = q.shape[-2], k.shape[-2], v.shape[-1]
     sized = min(q.shape + k.shape + v.shape) > 0
     if m is None and sized:
@@ -483,8 +534,9 @@ def scaled_dot_product_attention(query: object, key: object, value: object, mask
     has_key, seen = _visibility(m, lq, lk)
     if not sized:  # the kernels' zero-size behaviour differs between backends: written out
         work = _work(q.dtype)
-        qs, ks, vs = (_sanitised(t, keep).to(work) for t, keep in
-                      ((q, has_key), (k, seen), (v, seen)))
+        qs, ks, vs = (
+            _sanitised(t, keep).to(work) for t, keep in ((q, has_key), (k, seen), (v, seen))
+        )
         out = torch.matmul(_masked_weights(qs, ks, m, has_key, scale), vs).to(v.dtype)
         out = torch.where(has_key, out, _empty_fill(v, empty, work))
         return out.reshape(*batch, lq, ev)

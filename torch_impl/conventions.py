@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from reference import _dtypes as ref_dtypes
+from maskref.api import dtypes as ref_dtypes
 from reference.conventions import (
     ADDITIVE_THRESHOLD,
     bad_int_value_error,
@@ -80,8 +80,14 @@ def _from_keep(keep: torch.Tensor, convention: str, dtype: torch.dtype) -> torch
     return torch.where(keep, zero, torch.full((), masked, dtype=dtype, device=keep.device))
 
 
-def convert_mask(mask: object, source: str, target: str, *, dtype: object = None,
-                 threshold: float = ADDITIVE_THRESHOLD) -> torch.Tensor:
+def convert_mask(
+    mask: object,
+    source: str,
+    target: str,
+    *,
+    dtype: object = None,
+    threshold: float = ADDITIVE_THRESHOLD,
+) -> torch.Tensor:
     """``mask`` read in convention ``source`` and written in convention ``target``.
 
     Mirrors :func:`reference.convert_mask` (the rule is stated there: what

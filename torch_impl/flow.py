@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference._checks import check_choice, check_mask_shape, normalize_single_axis
+from maskref.api.checks import check_choice, check_mask_shape, normalize_single_axis
 from reference.flow import KERAS_LAYER_KINDS, MERGE_OPS, RULES, check_merge_dtype
 
 from ._convert import numpy_dtype, to_torch, torch_dtype
@@ -140,8 +140,9 @@ def _broadcast_mask(m: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     return m.reshape(padded).expand(shape)
 
 
-def concatenate_masks(masks: Sequence[object], shapes: Sequence[tuple[int, ...]],
-                      axis: int = -1) -> Mask:
+def concatenate_masks(
+    masks: Sequence[object], shapes: Sequence[tuple[int, ...]], axis: int = -1
+) -> Mask:
     """The mask of ``Concatenate(axis)`` for inputs of the given ``shapes``.
 
     Mirrors :func:`reference.flow.concatenate_masks` (Keras 3's rule, stated
@@ -175,10 +176,12 @@ def concatenate_masks(masks: Sequence[object], shapes: Sequence[tuple[int, ...]]
             full.append(_broadcast_mask(m, shape))
         else:
             full.append(m)
-    rest = {(f.ndim, tuple(f.shape[:ax]) + tuple(f.shape[ax + 1:])) for f in full}
+    rest = {(f.ndim, tuple(f.shape[:ax]) + tuple(f.shape[ax + 1 :])) for f in full}
     if len(rest) != 1 or ax >= full[0].ndim:
-        raise ValueError("the masks, broadcast to the inputs' shapes, do not fit together along "
-                         f"axis {axis}: {[tuple(f.shape) for f in full]}")
+        raise ValueError(
+            "the masks, broadcast to the inputs' shapes, do not fit together along "
+            f"axis {axis}: {[tuple(f.shape) for f in full]}"
+        )
     return torch.cat(full, dim=ax).any(dim=-1)
 
 
@@ -195,8 +198,9 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
     >>> flow_mask("recurrent", torch.tensor([[True, False]]), return_sequences=True)
     tensor([[ True, False]])
     """
-    check_choice("kind", kind, ("propagate", "keep", "consume", "destroy", "attention",
-                                "recurrent"))
+    check_choice(
+        "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
+    )
     if mask is not None:
         mask = as_mask(mask)
     if kind == "recurrent":
@@ -232,21 +236,28 @@ def _merge_dtype(op: str, dtypes: tuple[torch.dtype, ...]) -> torch.dtype | None
 def _merge_op(op: str, tensors: list[torch.Tensor]) -> torch.Tensor:
     """``op`` element-wise over ``tensors``, with the reference's dtypes and error classes."""
     if len({tuple(t.shape) for t in tensors}) > 1:
-        raise ValueError("the inputs must share one shape, got shapes "
-                         f"{[tuple(t.shape) for t in tensors]}")
+        raise ValueError(
+            f"the inputs must share one shape, got shapes {[tuple(t.shape) for t in tensors]}"
+        )
     dtype = _merge_dtype(op, tuple(t.dtype for t in tensors))
     if dtype is not None:
         tensors = [t.to(dtype) for t in tensors]
     if op == "subtract":
         return tensors[0] - tensors[1]
-    fold = {"add": torch.add, "average": torch.add, "multiply": torch.mul,
-            "maximum": torch.maximum, "minimum": torch.minimum}[op]
+    fold = {
+        "add": torch.add,
+        "average": torch.add,
+        "multiply": torch.mul,
+        "maximum": torch.maximum,
+        "minimum": torch.minimum,
+    }[op]
     out = functools.reduce(fold, tensors[1:], tensors[0].clone())
     return out / len(tensors) if op == "average" else out
 
 
-def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[torch.Tensor,
-                                                                                  Mask]:
+def merge_values(
+    op: str, xs: Sequence[object], masks: Sequence[object]
+) -> tuple[torch.Tensor, Mask]:
     """``(values, mask)`` of a Keras merge layer: ``op`` element-wise, mask by :func:`merge_masks`.
 
     Mirrors :func:`reference.flow.merge_values` (the rule is stated there:
@@ -327,15 +338,36 @@ class MaskedModule(nn.Module):
 
 #: Plain modules that act on each step independently: given a mask, they keep it.
 PER_STEP_MODULES: tuple[type[nn.Module], ...] = (
-    nn.Identity, nn.Linear, nn.Dropout, nn.AlphaDropout,
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU,
-    nn.SiLU, nn.Mish, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish,
-    nn.Softplus, nn.Softsign, nn.Softshrink, nn.Hardshrink, nn.Tanhshrink, nn.Threshold,
+    nn.Identity,
+    nn.Linear,
+    nn.Dropout,
+    nn.AlphaDropout,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Hardtanh,
+    nn.Hardsigmoid,
+    nn.Hardswish,
+    nn.Softplus,
+    nn.Softsign,
+    nn.Softshrink,
+    nn.Hardshrink,
+    nn.Tanhshrink,
+    nn.Threshold,
     nn.LogSigmoid,
 )
 #: Plain modules that keep the mask only when they work over the last dim.
-_LAST_DIM_MODULES: tuple[type[nn.Module], ...] = (nn.Softmax, nn.LogSoftmax, nn.Softmin,
-                                                  nn.GLU)
+_LAST_DIM_MODULES: tuple[type[nn.Module], ...] = (nn.Softmax, nn.LogSoftmax, nn.Softmin, nn.GLU)
 
 
 def _is_per_step(module: nn.Module, x: torch.Tensor) -> bool:
@@ -353,8 +385,10 @@ def _check_step_mask(mask: torch.Tensor, x: torch.Tensor, name: str) -> None:
     """A per-step module needs a mask over steps: a strict leading prefix of ``x``'s shape."""
     check_mask_shape(tuple(mask.shape), tuple(x.shape))
     if mask.ndim >= x.ndim:
-        raise ValueError(f"{name} acts on the last axis, so its mask must have fewer axes than "
-                         f"x; got mask shape {tuple(mask.shape)} for x shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} acts on the last axis, so its mask must have fewer axes than "
+            f"x; got mask shape {tuple(mask.shape)} for x shape {tuple(x.shape)}"
+        )
 
 
 _TAKES_MASK: dict[type, bool] = {}
@@ -371,15 +405,19 @@ def _forward_takes_mask(cls: type) -> bool:
 def _undeclared(module: nn.Module) -> TypeError:
     name = type(module).__name__
     if isinstance(module, nn.RNNBase):
-        how = (f"a recurrent module must read the mask (or the padding runs through it): "
-               f"wrap {name} in a MaskedModule whose forward(x, mask) runs it on the valid "
-               f"steps (e.g. packed) and returns (output, flow_mask('recurrent', mask, "
-               f"return_sequences=...))")
+        how = (
+            f"a recurrent module must read the mask (or the padding runs through it): "
+            f"wrap {name} in a MaskedModule whose forward(x, mask) runs it on the valid "
+            f"steps (e.g. packed) and returns (output, flow_mask('recurrent', mask, "
+            f"return_sequences=...))"
+        )
     else:
-        how = (f"declare how it treats the mask: wrap it in PerStep({name}(...)) if each output "
-               f"step depends only on the same input step (the mask propagates), in "
-               f"DropMask({name}(...)) to drop the mask on purpose, or give it a "
-               f"compute_mask(x, mask) method (or subclass MaskedModule)")
+        how = (
+            f"declare how it treats the mask: wrap it in PerStep({name}(...)) if each output "
+            f"step depends only on the same input step (the mask propagates), in "
+            f"DropMask({name}(...)) to drop the mask on purpose, or give it a "
+            f"compute_mask(x, mask) method (or subclass MaskedModule)"
+        )
     return TypeError(f"{module!r} received a mask but does not declare what happens to it; {how}")
 
 
@@ -396,8 +434,10 @@ def call_masked(module: nn.Module, x: object, mask: Mask) -> tuple[object, Mask]
     if getattr(module, "masked", False):
         result = module(x, mask=mask)
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"{type(module).__name__} is marked masked, so its forward must "
-                            f"return (output, mask); got {type(result).__name__}")
+            raise TypeError(
+                f"{type(module).__name__} is marked masked, so its forward must "
+                f"return (output, mask); got {type(result).__name__}"
+            )
         return result
     compute_mask = getattr(module, "compute_mask", None)
     if callable(compute_mask):
@@ -526,8 +566,9 @@ class Embedding(nn.Embedding):
 
     masked: ClassVar[bool] = True
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, mask_zero: bool = False,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, mask_zero: bool = False, **kwargs: object
+    ) -> None:
         super().__init__(num_embeddings, embedding_dim, **kwargs)
         self.mask_zero = mask_zero
 
@@ -563,8 +604,9 @@ class _Merge(MaskedModule):
     def extra_repr(self) -> str:
         return f"strict={self.strict}"
 
-    def forward(self, xs: Sequence[torch.Tensor],
-                masks: Sequence[Mask] | None = None) -> tuple[torch.Tensor, Mask]:
+    def forward(
+        self, xs: Sequence[torch.Tensor], masks: Sequence[Mask] | None = None
+    ) -> tuple[torch.Tensor, Mask]:
         """``(values, mask)``: :func:`merge_values`; the mask by :func:`merge_masks` (Keras)
         or, with ``strict=True``, :func:`merge_masks_strict`."""
         masks = _merge_masks_arg(masks, len(xs))
@@ -630,8 +672,9 @@ class Concatenate(MaskedModule):
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
 
-    def forward(self, xs: Sequence[torch.Tensor],
-                masks: Sequence[Mask] | None = None) -> tuple[torch.Tensor, Mask]:
+    def forward(
+        self, xs: Sequence[torch.Tensor], masks: Sequence[Mask] | None = None
+    ) -> tuple[torch.Tensor, Mask]:
         """``(torch.cat(xs, axis), concatenate_masks(masks, shapes, axis))``."""
         masks = _merge_masks_arg(masks, len(xs))
         mask = concatenate_masks(masks, [tuple(x.shape) for x in xs], self.axis)

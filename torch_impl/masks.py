@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import torch
 
-from reference._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,
@@ -43,9 +43,7 @@ __all__ = [
 ]
 
 
-def as_mask(
-    mask: object, name: str = "mask", device: torch.device | None = None
-) -> torch.Tensor:
+def as_mask(mask: object, name: str = "mask", device: torch.device | None = None) -> torch.Tensor:
     """Return ``mask`` as a ``torch.bool`` tensor; refuse any other dtype (``TypeError``).
 
     Mirrors :func:`reference.masks.as_mask`. A tensor is returned as is (or

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 import reference
+from maskref.api.checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
 from reference import padding as ref_padding
-from reference._checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
 
 from ._convert import (
     SIGNED_TWIN,
@@ -152,8 +152,9 @@ def pad_flat(
     total = int(lengths.sum())
     if total != values.shape[0]:
         raise ValueError(f"lengths sum to {total} but values has {values.shape[0]} steps")
-    values = to_torch(values, "values", None if isinstance(values, torch.Tensor)
-                      else lengths.device)
+    values = to_torch(
+        values, "values", None if isinstance(values, torch.Tensor) else lengths.device
+    )
     lengths = lengths.to(values.device)
     fill = cast_fill(value, values.dtype, "value")
     return _pad_flat(values, lengths, maxlen, padding, truncating, fill)
@@ -304,10 +305,7 @@ def pad_sequences(
     flat = None
     if isinstance(sequences, torch.Tensor):
         flat = _from_tensor(sequences)
-    elif (
-        isinstance(sequences, Iterable)
-        and not isinstance(sequences, (str, bytes, np.ndarray))
-    ):
+    elif isinstance(sequences, Iterable) and not isinstance(sequences, (str, bytes, np.ndarray)):
         sequences = list(sequences)
         if sequences and all(isinstance(s, torch.Tensor) for s in sequences):
             flat = _concat_tensors(sequences)
@@ -319,9 +317,7 @@ def pad_sequences(
     return _pad_flat(values, lengths, maxlen, padding, truncating, fill)
 
 
-def unpad_sequences(
-    padded: object, lengths: object, padding: str = "post"
-) -> list[torch.Tensor]:
+def unpad_sequences(padded: object, lengths: object, padding: str = "post") -> list[torch.Tensor]:
     """Split a padded batch back into its valid parts: the inverse of padding.
 
     Mirrors :func:`reference.unpad_sequences` (the rule is stated there).

@@ -28,8 +28,7 @@ import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-from reference import ragged as ref_ragged
-from reference._checks import (
+from maskref.api.checks import (
     PADDING_SIDES,
     check_choice,
     check_integer_dtype,
@@ -42,6 +41,7 @@ from reference._checks import (
     negative_lengths_error,
     normalize_single_axis,
 )
+from reference import ragged as ref_ragged
 from reference.ragged import PackedSequences
 
 from ._convert import SIGNED_TWIN, as_array, cast_fill, dtype_name, numpy_of, to_torch
@@ -210,9 +210,15 @@ def ragged_from_padded(x: object, mask: object) -> tuple[torch.Tensor, torch.Ten
     return values, _splits(m.sum(1))
 
 
-def padded_from_ragged(values: object, row_splits: object, *, maxlen: int | None = None,
-                       padding: str = "post", truncating: str = "pre",
-                       value: object = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def padded_from_ragged(
+    values: object,
+    row_splits: object,
+    *,
+    maxlen: int | None = None,
+    padding: str = "post",
+    truncating: str = "pre",
+    value: object = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, mask)``: the rows of a ragged batch padded to ``maxlen``, and where they landed.
 
     Mirrors :func:`reference.ragged.padded_from_ragged` (rule stated there:
@@ -238,8 +244,9 @@ def padded_from_ragged(values: object, row_splits: object, *, maxlen: int | None
 # --- packed (PyTorch's PackedSequence layout) ------------------------------------------------
 
 
-def _pack_inputs(x: object, lengths: object,
-                 enforce_sorted: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _pack_inputs(
+    x: object, lengths: object, enforce_sorted: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The reference's checks of :func:`pack_sequences`, in its order."""
     x = _data(x, "x", 2, _device_of(lengths))
     lengths = check_lengths(lengths, device=x.device)
@@ -248,8 +255,9 @@ def _pack_inputs(x: object, lengths: object,
     if lengths.numel() and int(lengths.max()) > x.shape[1]:
         raise lengths_exceed_error(x.shape[1])
     if enforce_sorted and bool((lengths[1:] > lengths[:-1]).any()):
-        raise ValueError("enforce_sorted=True needs lengths in non-increasing order, got "
-                         f"{lengths.tolist()}")
+        raise ValueError(
+            f"enforce_sorted=True needs lengths in non-increasing order, got {lengths.tolist()}"
+        )
     return x, lengths
 
 
@@ -268,8 +276,7 @@ def _pack(x: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool) -> Packe
     return PackedSequences(data, valid.sum(1), order, _inverse_permutation(order))
 
 
-def pack_sequences(x: object, lengths: object, *,
-                   enforce_sorted: bool = False) -> PackedSequences:
+def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) -> PackedSequences:
     """The padded batch ``x (B, T, ...)`` packed time-major as PyTorch's ``PackedSequence``.
 
     Mirrors :func:`reference.ragged.pack_sequences` (rule stated there:
@@ -297,8 +304,9 @@ def _check_packed(batch_sizes: object, rows: int, steps_in_data: int) -> torch.T
     return torch.from_numpy(host.astype(np.int64))
 
 
-def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None,
-                     padding_value: object = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def unpack_sequences(
+    packed: PackedSequences, *, total_length: int | None = None, padding_value: object = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, lengths)``: the packed batch back as batch-first ``(B, T, ...)``, original order.
 
     Mirrors :func:`reference.ragged.unpack_sequences` (rule stated there:
@@ -321,8 +329,9 @@ def unpack_sequences(packed: PackedSequences, *, total_length: int | None = None
     total_length = check_maxlen(total_length, "total_length")
     steps = sizes.shape[0]
     if total_length is not None and total_length < steps:
-        raise ValueError(f"total_length={total_length} is shorter than the longest "
-                         f"sequence ({steps})")
+        raise ValueError(
+            f"total_length={total_length} is shorter than the longest sequence ({steps})"
+        )
     width = steps if total_length is None else total_length
     fill = cast_fill(padding_value, data.dtype, "padding_value")
     inverse = to_torch(inverse, "inverse", device)
@@ -428,8 +437,9 @@ def reversed_positions(lengths: torch.Tensor, steps: int, padding: str) -> torch
     return torch.where(t >= start, start + steps - 1 - t, t)
 
 
-def reverse_sequences(x: object, lengths: object, *, axis: int = 1,
-                      padding: str = "post") -> torch.Tensor:
+def reverse_sequences(
+    x: object, lengths: object, *, axis: int = 1, padding: str = "post"
+) -> torch.Tensor:
     """Reverse the valid steps of each row along ``axis``; padding stays where it is.
 
     Mirrors :func:`reference.ragged.reverse_sequences` (rule stated there,
@@ -526,8 +536,9 @@ def first_valid(x: object, mask: object, *, empty: object = 0) -> torch.Tensor:
 # --- PyTorch's own objects -------------------------------------------------------------------
 
 
-def to_packed_sequence(x: object, lengths: object, *,
-                       enforce_sorted: bool = False) -> PackedSequence:
+def to_packed_sequence(
+    x: object, lengths: object, *, enforce_sorted: bool = False
+) -> PackedSequence:
     """``x (B, T, ...)`` as a ``torch.nn.utils.rnn.PackedSequence`` (batch-first input).
 
     The layout of :func:`pack_sequences`, in PyTorch's object: what
@@ -545,20 +556,25 @@ def to_packed_sequence(x: object, lengths: object, *,
     """
     x, lengths = _pack_inputs(x, lengths, enforce_sorted)
     if lengths.numel() == 0:
-        raise ValueError("to_packed_sequence: a PackedSequence cannot hold an empty batch "
-                         "(PyTorch refuses it); pack_sequences keeps it")
+        raise ValueError(
+            "to_packed_sequence: a PackedSequence cannot hold an empty batch "
+            "(PyTorch refuses it); pack_sequences keeps it"
+        )
     if bool((lengths == 0).any()):
-        raise ValueError("to_packed_sequence: lengths must be at least 1, since a "
-                         "PackedSequence cannot hold a zero-length row (PyTorch refuses "
-                         "them); drop those rows, or use pack_sequences, which keeps them")
+        raise ValueError(
+            "to_packed_sequence: lengths must be at least 1, since a "
+            "PackedSequence cannot hold a zero-length row (PyTorch refuses "
+            "them); drop those rows, or use pack_sequences, which keeps them"
+        )
     p = _pack(x, lengths, enforce_sorted)
     if enforce_sorted:
         return PackedSequence(p.data, p.batch_sizes.cpu())
     return PackedSequence(p.data, p.batch_sizes.cpu(), p.sorted_indices, p.unsorted_indices)
 
 
-def from_packed_sequence(packed: PackedSequence, *, total_length: int | None = None,
-                         padding_value: object = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def from_packed_sequence(
+    packed: PackedSequence, *, total_length: int | None = None, padding_value: object = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, lengths)``: a ``PackedSequence`` as a batch-first ``(B, T, ...)`` tensor.
 
     :func:`unpack_sequences` on PyTorch's object: what
@@ -574,8 +590,9 @@ def from_packed_sequence(packed: PackedSequence, *, total_length: int | None = N
             [ 3,  4,  5, -1]]), tensor([2, 3]))
     """
     if not isinstance(packed, PackedSequence):
-        raise TypeError(f"packed must be a torch.nn.utils.rnn.PackedSequence, got "
-                        f"{type(packed).__name__}")
+        raise TypeError(
+            f"packed must be a torch.nn.utils.rnn.PackedSequence, got {type(packed).__name__}"
+        )
     data, batch_sizes, sorted_indices, unsorted_indices = packed
     if sorted_indices is None:
         rows = int(batch_sizes[0]) if batch_sizes.numel() else 0
@@ -584,7 +601,8 @@ def from_packed_sequence(packed: PackedSequence, *, total_length: int | None = N
         unsorted_indices = _inverse_permutation(sorted_indices)
     return unpack_sequences(
         PackedSequences(data, batch_sizes, sorted_indices, unsorted_indices),
-        total_length=total_length, padding_value=padding_value,
+        total_length=total_length,
+        padding_value=padding_value,
     )
 
 
@@ -608,8 +626,9 @@ def to_nested(x: object, mask: object) -> torch.Tensor:
     shortest, longest = (
         torch.stack([lengths.min(), lengths.max()]).tolist() if lengths.numel() else (0, 0)
     )
-    return torch.nested.nested_tensor_from_jagged(values, splits, min_seqlen=shortest,
-                                                  max_seqlen=longest)
+    return torch.nested.nested_tensor_from_jagged(
+        values, splits, min_seqlen=shortest, max_seqlen=longest
+    )
 
 
 def _jagged_parts(nt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -628,8 +647,9 @@ def _jagged_parts(nt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return values.index_select(0, source), _splits(lengths)
 
 
-def from_nested(nt: torch.Tensor, *, maxlen: int | None = None, padding: str = "post",
-                value: object = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def from_nested(
+    nt: torch.Tensor, *, maxlen: int | None = None, padding: str = "post", value: object = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, mask)``: a jagged ``torch.nested`` tensor ``(B, j, ...)`` padded to ``(B, T, ...)``.
 
     :func:`padded_from_ragged` on PyTorch's object (rule stated there:
@@ -651,8 +671,10 @@ def from_nested(nt: torch.Tensor, *, maxlen: int | None = None, padding: str = "
     if not (isinstance(nt, torch.Tensor) and nt.is_nested):
         raise TypeError(f"nt must be a nested tensor (torch.nested), got {type(nt).__name__}")
     if nt.layout != torch.jagged or getattr(nt, "_ragged_idx", 1) != 1:
-        raise TypeError("nt must be a nested tensor with layout=torch.jagged, ragged along "
-                        "dimension 1; convert it with torch.nested.as_nested_tensor(list(nt), "
-                        "layout=torch.jagged)")
+        raise TypeError(
+            "nt must be a nested tensor with layout=torch.jagged, ragged along "
+            "dimension 1; convert it with torch.nested.as_nested_tensor(list(nt), "
+            "layout=torch.jagged)"
+        )
     values, splits = _jagged_parts(nt)
     return padded_from_ragged(values, splits, maxlen=maxlen, padding=padding, value=value)

@@ -41,7 +41,7 @@ from collections.abc import Callable
 
 import torch
 
-from reference._checks import (
+from maskref.api.checks import (
     check_choice,
     check_mask_dtype,
     check_mask_shape,
@@ -173,8 +173,7 @@ def _squeeze(t: torch.Tensor, axes: Axes, keepdims: bool) -> torch.Tensor:
     return t if keepdims or not axes else t.reshape(_reduced_shape(t.shape, axes, False))
 
 
-def _valid_count(m: torch.Tensor, shape: torch.Size, axes: Axes,
-                 keepdims: bool) -> torch.Tensor:
+def _valid_count(m: torch.Tensor, shape: torch.Size, axes: Axes, keepdims: bool) -> torch.Tensor:
     """Valid elements per slice, counted on the small mask (int64), in a shape that
     broadcasts against the result: the trailing axes the mask broadcasts over keep size 1
     and, when reduced, multiply the count by their sizes."""
@@ -196,8 +195,9 @@ def _has_valid(m: torch.Tensor, shape: torch.Size, axes: Axes, keepdims: bool) -
     return some if all(shape[a] for a in axes) else torch.zeros_like(some)
 
 
-def _finish(result: torch.Tensor, has_valid: torch.Tensor, empty: object,
-            dtype: torch.dtype) -> torch.Tensor:
+def _finish(
+    result: torch.Tensor, has_valid: torch.Tensor, empty: object, dtype: torch.dtype
+) -> torch.Tensor:
     """``result`` as ``dtype``, with ``empty`` where a slice had no valid element.
 
     ``empty`` is checked (lossless cast) even when every slice has a valid element.
@@ -272,8 +272,7 @@ class _ValidRowSum(torch.autograd.Function):
         return torch.where(m.unsqueeze(-1), grad.unsqueeze(1), zero), None
 
 
-def _fast_sum(x: torch.Tensor, m: torch.Tensor, axes: Axes,
-              keepdims: bool) -> torch.Tensor | None:
+def _fast_sum(x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool) -> torch.Tensor | None:
     """The masked sum of float32/float64 data in the pooling layout, else None."""
     layout = _pooling_layout(x, m, axes)
     if layout is None or x.dtype not in (torch.float32, torch.float64):
@@ -283,8 +282,9 @@ def _fast_sum(x: torch.Tensor, m: torch.Tensor, axes: Axes,
     return _unflatten(total, x.shape, a, keepdims)
 
 
-def _masked_total(x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool,
-                  work: torch.dtype) -> torch.Tensor:
+def _masked_total(
+    x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool, work: torch.dtype
+) -> torch.Tensor:
     """``sum(where(m, x, 0))`` over ``axes``, accumulated in ``work``."""
     total = _fast_sum(x, m, axes, keepdims) if x.dtype == work else None
     if total is None:
@@ -307,8 +307,15 @@ class _BlockExtreme(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x3: torch.Tensor, m: torch.Tensor, largest: bool, n: int,
-                empty: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx,
+        x3: torch.Tensor,
+        m: torch.Tensor,
+        largest: bool,
+        n: int,
+        empty: torch.Tensor,
+        mixed: torch.Tensor,
+    ) -> torch.Tensor:
         rows, steps, features = x3.shape
         k = n * BLOCK
         fill = _identity_of_max(x3.dtype, largest)
@@ -344,8 +351,9 @@ class _BlockExtreme(torch.autograd.Function):
         return torch.where(hit, (grad / ties).unsqueeze(1), zero), None, None, None, None, None
 
 
-def _blocks(m: torch.Tensor, rows: int, steps: int) -> tuple[int, torch.Tensor,
-                                                              torch.Tensor] | None:
+def _blocks(
+    m: torch.Tensor, rows: int, steps: int
+) -> tuple[int, torch.Tensor, torch.Tensor] | None:
     """The number ``n`` of whole blocks of ``BLOCK`` steps in a row and the flat indices
     (``row * n + block``) of the all-masked and of the mixed ones; None when there are
     fewer than 2 blocks, or more than a quarter of them are mixed (scattered holes:
@@ -360,8 +368,9 @@ def _blocks(m: torch.Tensor, rows: int, steps: int) -> tuple[int, torch.Tensor,
     return n, (valid == 0).nonzero().squeeze(1), mixed
 
 
-def _fast_extreme(x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool,
-                  largest: bool) -> torch.Tensor | None:
+def _fast_extreme(
+    x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool, largest: bool
+) -> torch.Tensor | None:
     """The masked max/min by blocks in the pooling layout, or None (no fast path)."""
     layout = _pooling_layout(x, m, axes)
     if layout is None:
@@ -378,8 +387,9 @@ def _fast_extreme(x: torch.Tensor, m: torch.Tensor, axes: Axes, keepdims: bool,
 # --- reductions ------------------------------------------------------------------------------
 
 
-def masked_sum(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               empty: object = 0) -> torch.Tensor:
+def masked_sum(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = 0
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_sum` (the rule is stated there): ``sum(where(mask, x, 0))``.
 
     torch: float16/bfloat16 are summed in float32; on the CPU, a ``(B, T)``
@@ -395,8 +405,9 @@ def masked_sum(x: object, mask: object, axis: Axis = None, keepdims: bool = Fals
     return _finish(total, _has_valid(m, x.shape, axes, keepdims), empty, out)
 
 
-def masked_prod(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-                empty: object = 1) -> torch.Tensor:
+def masked_prod(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = 1
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_prod` (the rule is stated there): product of the valid.
 
     torch: integer products wrap around in int64, as in NumPy.
@@ -411,8 +422,9 @@ def masked_prod(x: object, mask: object, axis: Axis = None, keepdims: bool = Fal
     return _finish(total, _has_valid(m, x.shape, axes, keepdims), empty, out)
 
 
-def masked_count(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-                 empty: object = 0) -> torch.Tensor:
+def masked_count(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = 0
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_count` (the rule is stated there): valid elements, int64.
 
     torch: counted on the small mask; ``x``'s data are never read.
@@ -429,8 +441,9 @@ def _sum_and_count(x, m, axes, keepdims, work):
     return _masked_total(x, m, axes, keepdims, work), _valid_count(m, x.shape, axes, keepdims)
 
 
-def masked_mean(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-                empty: object = math.nan) -> torch.Tensor:
+def masked_mean(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = math.nan
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_mean` (the rule is stated there): sum / count of the valid.
 
     torch: float16/bfloat16 in float32; the division gets a count of at least
@@ -461,8 +474,15 @@ def _variance(x, mask, axis, keepdims, ddof):
     return _squeeze(var, axes, keepdims), _squeeze(denom, axes, keepdims) > 0, out
 
 
-def masked_var(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               ddof: int = 0, empty: object = math.nan) -> torch.Tensor:
+def masked_var(
+    x: object,
+    mask: object,
+    axis: Axis = None,
+    keepdims: bool = False,
+    *,
+    ddof: int = 0,
+    empty: object = math.nan,
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_var` (the rule is stated there): two-pass variance.
 
     torch: float16/bfloat16 in float32; ``n - ddof <= 0`` gives ``empty``
@@ -475,8 +495,15 @@ def masked_var(x: object, mask: object, axis: Axis = None, keepdims: bool = Fals
     return _finish(var, room, empty, out)
 
 
-def masked_std(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               ddof: int = 0, empty: object = math.nan) -> torch.Tensor:
+def masked_std(
+    x: object,
+    mask: object,
+    axis: Axis = None,
+    keepdims: bool = False,
+    *,
+    ddof: int = 0,
+    empty: object = math.nan,
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_std` (the rule is stated there): ``sqrt(masked_var)``.
 
     torch: the square root gets a safe operand where the variance is 0, so
@@ -500,11 +527,11 @@ def _masked_extreme(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tens
     if result is None:
         fill = _identity_of_max(xo.dtype, largest)
         if any(x.shape[a] == 0 for a in axes):
-            result = torch.full(_reduced_shape(x.shape, axes, keepdims), fill, dtype=xo.dtype,
-                                device=x.device)
+            result = torch.full(
+                _reduced_shape(x.shape, axes, keepdims), fill, dtype=xo.dtype, device=x.device
+            )
         elif x.dtype == torch.bool:
-            result = _over(torch.any if largest else torch.all, _keep(x, m, fill), axes,
-                           keepdims)
+            result = _over(torch.any if largest else torch.all, _keep(x, m, fill), axes, keepdims)
         else:
             reduce = torch.amax if largest else torch.amin
             xs = _keep(xo, m, fill)
@@ -515,8 +542,9 @@ def _masked_extreme(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tens
     return _finish(restore(result), _has_valid(m, x.shape, axes, keepdims), empty, x.dtype)
 
 
-def masked_max(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               empty: object = None) -> torch.Tensor:
+def masked_max(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = None
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_max` (the rule is stated there): a valid NaN propagates.
 
     torch: the gradient goes to the valid elements equal to the max (split
@@ -529,8 +557,9 @@ def masked_max(x: object, mask: object, axis: Axis = None, keepdims: bool = Fals
     return _masked_extreme(x, mask, axis, keepdims, empty, largest=True)
 
 
-def masked_min(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               empty: object = None) -> torch.Tensor:
+def masked_min(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = None
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_min` (the rule is stated there): a valid NaN propagates.
 
     torch: as :func:`masked_max`.
@@ -541,8 +570,9 @@ def masked_min(x: object, mask: object, axis: Axis = None, keepdims: bool = Fals
     return _masked_extreme(x, mask, axis, keepdims, empty, largest=False)
 
 
-def masked_logsumexp(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-                     empty: object = -math.inf) -> torch.Tensor:
+def masked_logsumexp(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = -math.inf
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_logsumexp` (the rule is stated there): shifted by the max.
 
     torch: the shift is detached (the gradient is the masked softmax, 0 at
@@ -566,12 +596,14 @@ def masked_logsumexp(x: object, mask: object, axis: Axis = None, keepdims: bool 
     has_valid = _has_valid(m, x.shape, axes, True)
     result = torch.log(torch.where(has_valid, total, torch.ones_like(total))) + shift
     result = torch.where(has_valid, result, neg_inf)
-    return _finish(_squeeze(result, axes, keepdims), _squeeze(has_valid, axes, keepdims), empty,
-                   out)
+    return _finish(
+        _squeeze(result, axes, keepdims), _squeeze(has_valid, axes, keepdims), empty, out
+    )
 
 
-def masked_any(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               empty: object = False) -> torch.Tensor:
+def masked_any(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = False
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_any` (the rule is stated there): NaN counts as non-zero.
 
     torch: a bool result, never differentiable.
@@ -584,8 +616,9 @@ def masked_any(x: object, mask: object, axis: Axis = None, keepdims: bool = Fals
     return _finish(result, _has_valid(m, x.shape, axes, keepdims), empty, torch.bool)
 
 
-def masked_all(x: object, mask: object, axis: Axis = None, keepdims: bool = False, *,
-               empty: object = True) -> torch.Tensor:
+def masked_all(
+    x: object, mask: object, axis: Axis = None, keepdims: bool = False, *, empty: object = True
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_all` (the rule is stated there): every valid is non-zero.
 
     torch: a bool result, never differentiable.
@@ -624,8 +657,9 @@ def _masked_arg(x, mask, axis, keepdims, empty, largest: bool) -> torch.Tensor:
     return index if keepdims else index.squeeze(ax)
 
 
-def masked_argmax(x: object, mask: object, axis: int | None = None, keepdims: bool = False, *,
-                  empty: object = -1) -> torch.Tensor:
+def masked_argmax(
+    x: object, mask: object, axis: int | None = None, keepdims: bool = False, *, empty: object = -1
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_argmax` (the rule is stated there): first valid on ties.
 
     torch: an int64 result, never differentiable.
@@ -636,8 +670,9 @@ def masked_argmax(x: object, mask: object, axis: int | None = None, keepdims: bo
     return _masked_arg(x, mask, axis, keepdims, empty, largest=True)
 
 
-def masked_argmin(x: object, mask: object, axis: int | None = None, keepdims: bool = False, *,
-                  empty: object = -1) -> torch.Tensor:
+def masked_argmin(
+    x: object, mask: object, axis: int | None = None, keepdims: bool = False, *, empty: object = -1
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_argmin` (the rule is stated there): first valid on ties.
 
     torch: an int64 result, never differentiable.
@@ -689,8 +724,9 @@ def _softmax_parts(x, mask, axis):
     return m, out, shifted, e, total, has_valid, x.shape[ax]
 
 
-def _empty_rows(result: torch.Tensor, has_valid: torch.Tensor, empty: str, n: int, log: bool,
-                dtype: torch.dtype) -> torch.Tensor:
+def _empty_rows(
+    result: torch.Tensor, has_valid: torch.Tensor, empty: str, n: int, log: bool, dtype: torch.dtype
+) -> torch.Tensor:
     if empty in ("zeros", "-inf"):
         fill = -math.inf if log else 0.0
     elif empty == "nan":
@@ -703,8 +739,9 @@ def _empty_rows(result: torch.Tensor, has_valid: torch.Tensor, empty: str, n: in
     return torch.where(has_valid, result, fill_t).to(dtype)
 
 
-def masked_softmax(x: object, mask: object, axis: int = -1, *,
-                   empty: str = "zeros") -> torch.Tensor:
+def masked_softmax(
+    x: object, mask: object, axis: int = -1, *, empty: str = "zeros"
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_softmax` (the rule is stated there): 0 where masked.
 
     torch: the shift is detached and empty rows divide by 1, so the gradient
@@ -720,8 +757,9 @@ def masked_softmax(x: object, mask: object, axis: int = -1, *,
     return _empty_rows(y, has_valid, empty, n, False, out)
 
 
-def masked_log_softmax(x: object, mask: object, axis: int = -1, *,
-                       empty: str = "-inf") -> torch.Tensor:
+def masked_log_softmax(
+    x: object, mask: object, axis: int = -1, *, empty: str = "-inf"
+) -> torch.Tensor:
     """Mirrors :func:`reference.masked_log_softmax` (the rule is stated there): -inf where masked.
 
     torch: computed as ``shifted - log(total)`` (never ``log(softmax)``); the

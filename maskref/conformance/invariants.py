@@ -35,7 +35,7 @@ def _truncated(i: Inputs) -> list[np.ndarray]:
     m = i["maxlen"]
     if m is None:
         return list(i["sequences"])
-    return [s[max(len(s) - m, 0):] if i["truncating"] == "pre" else s[:m] for s in i["sequences"]]
+    return [s[max(len(s) - m, 0) :] if i["truncating"] == "pre" else s[:m] for s in i["sequences"]]
 
 
 def _round_trip(i: Inputs) -> list[np.ndarray]:
@@ -75,8 +75,7 @@ def _reduction_inputs(draw, special: bool = False) -> Inputs:
     from .operations import masked_tensor, reduction_elements
 
     x, mask = draw(masked_tensor(special=special))
-    other = draw(hnp.arrays(x.dtype, x.shape, elements=reduction_elements(x.dtype,
-                                                                          special=True)))
+    other = draw(hnp.arrays(x.dtype, x.shape, elements=reduction_elements(x.dtype, special=True)))
     axis = draw(st.none() | st.integers(0, x.ndim - 1))
     return dict(x=x, mask=mask, other=other, axis=axis)
 
@@ -210,8 +209,12 @@ def reduction_cases() -> list[Case]:
 
     return (
         [_full_mask_law(name) for name in UNMASKED]
-        + [_ignores_masked_law(name) for name in REDUCTIONS + ARG_REDUCTIONS
-           + ("masked_cumsum", "masked_softmax", "masked_log_softmax")]
+        + [
+            _ignores_masked_law(name)
+            for name in REDUCTIONS
+            + ARG_REDUCTIONS
+            + ("masked_cumsum", "masked_softmax", "masked_log_softmax")
+        ]
         + [_mean_law(), _softmax_law()]
     )
 
@@ -220,44 +223,60 @@ def cases() -> list[Case]:
     """Every law of the reference, as cases."""
     return reduction_cases() + [
         _law(
-            "pad_sequences", "unpad(pad(s)) == truncate(s)", _pad_inputs, _truncated,
-            _round_trip, "unpadding a padded batch gives back each sequence, truncated to maxlen",
+            "pad_sequences",
+            "unpad(pad(s)) == truncate(s)",
+            _pad_inputs,
+            _truncated,
+            _round_trip,
+            "unpadding a padded batch gives back each sequence, truncated to maxlen",
         ),
         _law(
-            "pad_flat", "pad_flat(concat(s), lengths) == pad_sequences(s)", _pad_inputs,
-            lambda i: ref.pad_sequences(**i), lambda i: ref.pad_flat(**_flat_inputs(i)),
+            "pad_flat",
+            "pad_flat(concat(s), lengths) == pad_sequences(s)",
+            _pad_inputs,
+            lambda i: ref.pad_sequences(**i),
+            lambda i: ref.pad_flat(**_flat_inputs(i)),
             "padding a flat buffer plus lengths equals padding the list of sequences",
         ),
         _law(
-            "sequence_mask", "lengths_from_mask(sequence_mask(l, m)) == min(l, m)",
+            "sequence_mask",
+            "lengths_from_mask(sequence_mask(l, m)) == min(l, m)",
             _lengths_maxlen,
-            lambda i: np.minimum(i["lengths"], i["lengths"].max(initial=0)
-                                 if i["maxlen"] is None else i["maxlen"]),
+            lambda i: np.minimum(
+                i["lengths"], i["lengths"].max(initial=0) if i["maxlen"] is None else i["maxlen"]
+            ),
             lambda i: ref.lengths_from_mask(ref.sequence_mask(**i)),
             "a mask built from lengths has those lengths (truncated to maxlen)",
         ),
         _law(
-            "sequence_mask", "sequence_mask(pre) == sequence_mask(post) reversed",
+            "sequence_mask",
+            "sequence_mask(pre) == sequence_mask(post) reversed",
             _lengths_maxlen,
             lambda i: ref.sequence_mask(**i, padding="pre"),
             lambda i: ref.sequence_mask(**i, padding="post")[..., ::-1],
             "pre-padding puts the valid steps at the end",
         ),
         _law(
-            "apply_mask", "apply_mask is idempotent", _masked,
+            "apply_mask",
+            "apply_mask is idempotent",
+            _masked,
             lambda i: ref.apply_mask(i["x"], i["mask"], i["fill"]),
-            lambda i: ref.apply_mask(ref.apply_mask(i["x"], i["mask"], i["fill"]), i["mask"],
-                                     i["fill"]),
+            lambda i: ref.apply_mask(
+                ref.apply_mask(i["x"], i["mask"], i["fill"]), i["mask"], i["fill"]
+            ),
             "masking twice is masking once",
         ),
         _law(
-            "apply_mask", "masked values never reach the result", _masked,
+            "apply_mask",
+            "masked values never reach the result",
+            _masked,
             lambda i: ref.apply_mask(i["x"], i["mask"], i["fill"]),
             lambda i: ref.apply_mask(_with_masked_replaced(i), i["mask"], i["fill"]),
             "changing the values under the mask (NaN, inf, anything) changes nothing",
         ),
         _law(
-            "mask_from_value", "Masking(v) then mask_from_value(v) gives the same mask",
+            "mask_from_value",
+            "Masking(v) then mask_from_value(v) gives the same mask",
             lambda: rs.padded_batches("float32", inner=(2,), plant=False).map(
                 lambda b: dict(x=b[0], mask_value=0.0)
             ),

@@ -14,11 +14,18 @@ from .core import Case, Inputs
 from .operations import ATTENTION_TOLERANCES, mask_in
 
 
-def _law(operation: str, name: str, inputs, left, right, explanation: str,
-         **fields) -> Case:
-    return Case(operation=operation, api=f"law: {name}", inputs=inputs, reference=left,
-                candidate=right, kind="invariant", same_error_class=True,
-                explanation=explanation, **fields)
+def _law(operation: str, name: str, inputs, left, right, explanation: str, **fields) -> Case:
+    return Case(
+        operation=operation,
+        api=f"law: {name}",
+        inputs=inputs,
+        reference=left,
+        candidate=right,
+        kind="invariant",
+        same_error_class=True,
+        explanation=explanation,
+        **fields,
+    )
 
 
 names = st.sampled_from(CONVENTIONS + tuple(NAMED_CONVENTIONS))
@@ -56,25 +63,31 @@ def _back_and_there(i: Inputs) -> np.ndarray:
 @st.composite
 def _mask_parts(draw) -> Inputs:
     batch, lq, lk = draw(st.integers(0, 3)), draw(st.integers(0, 5)), draw(st.integers(0, 5))
-    return dict(query_mask=draw(rs.masks((batch, lq))), key_mask=draw(rs.masks((batch, lk))),
-                align=draw(st.sampled_from(["top_left", "bottom_right"])),
-                window=draw(st.none() | st.integers(1, 4)))
+    return dict(
+        query_mask=draw(rs.masks((batch, lq))),
+        key_mask=draw(rs.masks((batch, lk))),
+        align=draw(st.sampled_from(["top_left", "bottom_right"])),
+        window=draw(st.none() | st.integers(1, 4)),
+    )
 
 
 def _and_of_parts(i: Inputs) -> np.ndarray:
-    causal = ref.causal_mask(i["query_mask"].shape[1], i["key_mask"].shape[1], align=i["align"],
-                             window=i["window"])
+    causal = ref.causal_mask(
+        i["query_mask"].shape[1], i["key_mask"].shape[1], align=i["align"], window=i["window"]
+    )
     return i["query_mask"][:, :, None] & i["key_mask"][:, None, :] & causal[None]
 
 
 def _combined(i: Inputs) -> np.ndarray:
-    return ref.attention_mask(i["query_mask"], i["key_mask"], causal=True, align=i["align"],
-                              window=i["window"])
+    return ref.attention_mask(
+        i["query_mask"], i["key_mask"], causal=True, align=i["align"], window=i["window"]
+    )
 
 
 def _attention():
     return rs.attention_batches(plant=False).map(
-        lambda b: {k: v for k, v in b.items() if k in ("query", "key", "value")})
+        lambda b: {k: v for k, v in b.items() if k in ("query", "key", "value")}
+    )
 
 
 def _all_true(i: Inputs) -> np.ndarray:
@@ -124,27 +137,57 @@ def _each_alone(i: Inputs) -> np.ndarray:
 def cases() -> list[Case]:
     """Every law of ``reference.conventions`` and ``reference.attention``."""
     return [
-        _law("convert_mask", "keep -> any convention -> keep is the identity",
-             _keep_and_convention, lambda i: i["keep"], _there_and_back,
-             "every convention holds a boolean mask exactly"),
-        _law("convert_mask", "any convention -> keep -> the same convention is exact",
-             _written, _canonical, _back_and_there,
-             "a mask in its canonical spelling survives a round trip through 'keep'"),
-        _law("attention_mask", "attention_mask(causal) == query & key & causal_mask",
-             _mask_parts, _and_of_parts, _combined,
-             "the combined mask is the AND of its parts (Keras's MultiHeadAttention rule)"),
-        _law("scaled_dot_product_attention", "an all-True mask == no mask", _attention,
-             lambda i: ref.scaled_dot_product_attention(**i), _all_true,
-             "a mask that hides nothing changes nothing", tolerances=ATTENTION_TOLERANCES),
-        _law("scaled_dot_product_attention", "hidden keys and empty query rows never matter",
-             _planted,
-             lambda i: ref.scaled_dot_product_attention(**i["batch"]),
-             lambda i: ref.scaled_dot_product_attention(**_replace_hidden(i["other"],
-                                                                          i["batch"])),
-             "NaN or inf in keys and values no query sees, or in queries that see no key, "
-             "changes nothing", tolerances=ATTENTION_TOLERANCES),
-        _law("segment_mask", "packed documents == each document attended alone", _packed,
-             _each_alone, _packed_attention,
-             "attention over a packed row with segment_mask equals attending each document "
-             "on its own (padding rows give zeros)", tolerances=ATTENTION_TOLERANCES),
+        _law(
+            "convert_mask",
+            "keep -> any convention -> keep is the identity",
+            _keep_and_convention,
+            lambda i: i["keep"],
+            _there_and_back,
+            "every convention holds a boolean mask exactly",
+        ),
+        _law(
+            "convert_mask",
+            "any convention -> keep -> the same convention is exact",
+            _written,
+            _canonical,
+            _back_and_there,
+            "a mask in its canonical spelling survives a round trip through 'keep'",
+        ),
+        _law(
+            "attention_mask",
+            "attention_mask(causal) == query & key & causal_mask",
+            _mask_parts,
+            _and_of_parts,
+            _combined,
+            "the combined mask is the AND of its parts (Keras's MultiHeadAttention rule)",
+        ),
+        _law(
+            "scaled_dot_product_attention",
+            "an all-True mask == no mask",
+            _attention,
+            lambda i: ref.scaled_dot_product_attention(**i),
+            _all_true,
+            "a mask that hides nothing changes nothing",
+            tolerances=ATTENTION_TOLERANCES,
+        ),
+        _law(
+            "scaled_dot_product_attention",
+            "hidden keys and empty query rows never matter",
+            _planted,
+            lambda i: ref.scaled_dot_product_attention(**i["batch"]),
+            lambda i: ref.scaled_dot_product_attention(**_replace_hidden(i["other"], i["batch"])),
+            "NaN or inf in keys and values no query sees, or in queries that see no key, "
+            "changes nothing",
+            tolerances=ATTENTION_TOLERANCES,
+        ),
+        _law(
+            "segment_mask",
+            "packed documents == each document attended alone",
+            _packed,
+            _each_alone,
+            _packed_attention,
+            "attention over a packed row with segment_mask equals attending each document "
+            "on its own (padding rows give zeros)",
+            tolerances=ATTENTION_TOLERANCES,
+        ),
     ]

@@ -103,12 +103,12 @@ def _mha_layer(heads: int, key_dim: int, dim: int, seed: int):
 
 
 def _layer_of(inputs: Inputs):
-    return _mha_layer(inputs["heads"], inputs["key_dim"], inputs["query"].shape[-1],
-                      inputs["seed"])
+    return _mha_layer(inputs["heads"], inputs["key_dim"], inputs["query"].shape[-1], inputs["seed"])
 
 
-def _ref_mha(inputs: Inputs, mask, *, causal: bool = False, empty: str = "zeros",
-             scores: bool = False):
+def _ref_mha(
+    inputs: Inputs, mask, *, causal: bool = False, empty: str = "zeros", scores: bool = False
+):
     """The reference attention between the layer's own projections, in float64.
 
     Projection ``x @ W + b`` per head (``(B, N, T, H)``), the reference's
@@ -117,8 +117,12 @@ def _ref_mha(inputs: Inputs, mask, *, causal: bool = False, empty: str = "zeros"
     """
     q, v = inputs["query"], inputs["value"]
     k = inputs.get("key", v)
-    w = {name: tuple(a.astype(F64) for a in pair) for name, pair in
-         _mha_weights(inputs["heads"], inputs["key_dim"], q.shape[-1], inputs["seed"]).items()}
+    w = {
+        name: tuple(a.astype(F64) for a in pair)
+        for name, pair in _mha_weights(
+            inputs["heads"], inputs["key_dim"], q.shape[-1], inputs["seed"]
+        ).items()
+    }
 
     def project(x: np.ndarray, name: str) -> np.ndarray:
         kernel, bias = w[name]
@@ -136,8 +140,15 @@ def _ref_mha(inputs: Inputs, mask, *, causal: bool = False, empty: str = "zeros"
 
 
 @st.composite
-def _mha_inputs(draw, *, visible: bool = False, mask: bool | None = True,
-                plant: str | None = "key", causal: bool = False, key_dim: int = 2) -> Inputs:
+def _mha_inputs(
+    draw,
+    *,
+    visible: bool = False,
+    mask: bool | None = True,
+    plant: str | None = "key",
+    causal: bool = False,
+    key_dim: int = 2,
+) -> Inputs:
     """MultiHeadAttention inputs: ``heads``, ``key_dim`` (from the given minimum to 3),
     weight ``seed``, query/key/value ``(B, L, D)`` float32 and a bool ``(B, Lq, Lk)``
     ``mask`` (``mask=False``: None; ``mask=None``: None or drawn); NaN/inf planted in the
@@ -149,8 +160,14 @@ def _mha_inputs(draw, *, visible: bool = False, mask: bool | None = True,
     heads, key_dim = draw(st.integers(1, 2)), draw(st.integers(key_dim, 3))
     dim, seed = draw(st.integers(1, 4)), draw(st.integers(0, 2))
     b, lq, lk = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    inputs = dict(query=_floats(draw, (b, lq, dim)), key=_floats(draw, (b, lk, dim)),
-                  value=_floats(draw, (b, lk, dim)), heads=heads, key_dim=key_dim, seed=seed)
+    inputs = dict(
+        query=_floats(draw, (b, lq, dim)),
+        key=_floats(draw, (b, lk, dim)),
+        value=_floats(draw, (b, lk, dim)),
+        heads=heads,
+        key_dim=key_dim,
+        seed=seed,
+    )
     given = mask or (mask is None and draw(st.booleans()))
     m = _mask(draw, (b, lq, lk), visible=visible) if given else np.ones((b, lq, lk), bool)
     inputs["mask"] = m if given else None
@@ -164,42 +181,68 @@ def _mha_inputs(draw, *, visible: bool = False, mask: bool | None = True,
 def _keras_mha(**options):
     def call(inputs: Inputs):
         layer = _layer_of(inputs)
-        return layer(inputs["query"], inputs["value"], key=inputs["key"],
-                     attention_mask=inputs["mask"], **options)
+        return layer(
+            inputs["query"],
+            inputs["value"],
+            key=inputs["key"],
+            attention_mask=inputs["mask"],
+            **options,
+        )
 
     return call
 
 
 def _mha_example(query, key, value, mask, **extra) -> Inputs:
-    arrays = dict(query=np.array(query, F32), key=np.array(key, F32),
-                  value=np.array(value, F32))
-    return dict(arrays, heads=1, key_dim=2, seed=0,
-                mask=None if mask is None else np.array(mask, bool), **extra)
+    arrays = dict(query=np.array(query, F32), key=np.array(key, F32), value=np.array(value, F32))
+    return dict(
+        arrays,
+        heads=1,
+        key_dim=2,
+        seed=0,
+        mask=None if mask is None else np.array(mask, bool),
+        **extra,
+    )
 
 
 ONE_MASKED_ROW = _mha_example([[[1.0]]], [[[1.0]]], [[[1.0]]], [[[False]]])
-MEAN_WHY = ("a query row with no visible key gets a uniform softmax, the mean of all the "
-            "projected values (masked ones included); the reference's default empty='zeros' "
-            "gives 0 before the output projection (empty='mean' matches).")
+MEAN_WHY = (
+    "a query row with no visible key gets a uniform softmax, the mean of all the "
+    "projected values (masked ones included); the reference's default empty='zeros' "
+    "gives 0 before the output projection (empty='mean' matches)."
+)
 
 
 def _mha_mask_cases() -> list[Case]:
     api = "keras.layers.MultiHeadAttention"
-    case = case_family(operation="scaled_dot_product_attention", api=api,
-                       inputs=functools.partial(_mha_inputs, visible=True),
-                       reference=lambda i: _ref_mha(i, i["mask"]), candidate=_keras_mha(),
-                       requires=REQUIRES, tolerances=MHA_TOLERANCES)
-    scores = case_family(operation="scaled_dot_product_attention",
-                         api=f"{api}(return_attention_scores=True)", inputs=_mha_inputs,
-                         reference=lambda i: _ref_mha(i, i["mask"]),
-                         candidate=lambda i: _keras_mha(return_attention_scores=True)(i)[0],
-                         requires=REQUIRES, tolerances=MHA_TOLERANCES)
+    case = case_family(
+        operation="scaled_dot_product_attention",
+        api=api,
+        inputs=functools.partial(_mha_inputs, visible=True),
+        reference=lambda i: _ref_mha(i, i["mask"]),
+        candidate=_keras_mha(),
+        requires=REQUIRES,
+        tolerances=MHA_TOLERANCES,
+    )
+    scores = case_family(
+        operation="scaled_dot_product_attention",
+        api=f"{api}(return_attention_scores=True)",
+        inputs=_mha_inputs,
+        reference=lambda i: _ref_mha(i, i["mask"]),
+        candidate=lambda i: _keras_mha(return_attention_scores=True)(i)[0],
+        requires=REQUIRES,
+        tolerances=MHA_TOLERANCES,
+    )
     return [
-        case(domain="attention_mask (B, Lq, Lk) bool, every query row sees a key; projections "
-                    "copied; NaN/inf in the keys no query sees"),
+        case(
+            domain="attention_mask (B, Lq, Lk) bool, every query row sees a key; projections "
+            "copied; NaN/inf in the keys no query sees"
+        ),
         case("fully-masked-row-gives-mean-of-values", _mha_inputs, ONE_MASKED_ROW, MEAN_WHY),
-        case(inputs=_mha_inputs, reference=lambda i: _ref_mha(i, i["mask"], empty="mean"),
-             domain="any attention_mask, fully masked rows included: reference empty='mean'"),
+        case(
+            inputs=_mha_inputs,
+            reference=lambda i: _ref_mha(i, i["mask"], empty="mean"),
+            domain="any attention_mask, fully masked rows included: reference empty='mean'",
+        ),
         case(
             "nonfinite-hidden-value-leaks",
             functools.partial(_mha_inputs, plant="value"),
@@ -209,8 +252,10 @@ def _mha_mask_cases() -> list[Case]:
             "leaves hidden values out.",
             reference=lambda i: _ref_mha(i, i["mask"], empty="mean"),
         ),
-        scores(domain="any attention_mask, fully masked rows included (scores path: the masked "
-                      "softmax zeroes them): reference empty='zeros'; NaN/inf in hidden keys"),
+        scores(
+            domain="any attention_mask, fully masked rows included (scores path: the masked "
+            "softmax zeroes them): reference empty='zeros'; NaN/inf in hidden keys"
+        ),
         scores(
             "nonfinite-hidden-value-leaks",
             functools.partial(_mha_inputs, plant="value"),
@@ -218,18 +263,22 @@ def _mha_mask_cases() -> list[Case]:
             "the zeroed scores still multiply every value, and 0 * NaN or 0 * inf is NaN, as "
             "on the fused path; the reference leaves hidden values out.",
         ),
-        scores(operation="attention_weights",
-               reference=lambda i: _ref_mha(i, i["mask"], scores=True)[1],
-               candidate=lambda i: _keras_mha(return_attention_scores=True)(i)[1],
-               domain="the returned (B, N, Lq, Lk) scores, any attention_mask: reference "
-                      "attention_weights (empty='zeros')"),
-        case(api=f"{api}(use_causal_mask=True)",
-             inputs=functools.partial(_mha_inputs, mask=None, causal=True),
-             reference=lambda i: _ref_mha(i, i["mask"], causal=True, empty="mean"),
-             candidate=_keras_mha(use_causal_mask=True),
-             domain="Lq != Lk included: top-left causal (query i sees keys 0..i, not the "
-                    "bottom-right KV-cache rule), with or without attention_mask; empty rows: "
-                    "reference empty='mean'; NaN/inf in hidden keys"),
+        scores(
+            operation="attention_weights",
+            reference=lambda i: _ref_mha(i, i["mask"], scores=True)[1],
+            candidate=lambda i: _keras_mha(return_attention_scores=True)(i)[1],
+            domain="the returned (B, N, Lq, Lk) scores, any attention_mask: reference "
+            "attention_weights (empty='zeros')",
+        ),
+        case(
+            api=f"{api}(use_causal_mask=True)",
+            inputs=functools.partial(_mha_inputs, mask=None, causal=True),
+            reference=lambda i: _ref_mha(i, i["mask"], causal=True, empty="mean"),
+            candidate=_keras_mha(use_causal_mask=True),
+            domain="Lq != Lk included: top-left causal (query i sees keys 0..i, not the "
+            "bottom-right KV-cache rule), with or without attention_mask; empty rows: "
+            "reference empty='mean'; NaN/inf in hidden keys",
+        ),
     ]
 
 
@@ -250,8 +299,7 @@ def _mha_bias_cases() -> list[Case]:
             candidate=_keras_mha(),
             requires=REQUIRES,
             expect="key-dim-1-bias-added-along-the-sequence",
-            example=dict(query=ones, key=zeros, value=zeros, heads=2, key_dim=1, seed=0,
-                         mask=None),
+            example=dict(query=ones, key=zeros, value=zeros, heads=2, key_dim=1, seed=0, mask=None),
             explanation="keras.ops.add on TensorFlow treats the (heads, 1) projection bias as "
             "a channels-first bias when the sequence length equals the number of heads, so "
             "bias[n] is added to step n of every head instead of to head n of every step "
@@ -301,8 +349,13 @@ def _kwarg_mask_inputs(draw) -> Inputs:
 
 
 def _keras_kwarg_masks(inputs: Inputs):
-    return _layer_of(inputs)(inputs["query"], inputs["value"], key=inputs["key"],
-                             query_mask=inputs["query_mask"], value_mask=inputs["value_mask"])
+    return _layer_of(inputs)(
+        inputs["query"],
+        inputs["value"],
+        key=inputs["key"],
+        query_mask=inputs["query_mask"],
+        value_mask=inputs["value_mask"],
+    )
 
 
 def _ref_kwarg_masks(use_query_mask: bool):
@@ -315,21 +368,31 @@ def _ref_kwarg_masks(use_query_mask: bool):
 
 
 def _mha_keras_mask_cases() -> list[Case]:
-    auto = case_family(operation="scaled_dot_product_attention",
-                       api="keras.layers.Masking -> keras.layers.MultiHeadAttention",
-                       inputs=_padded_mha_inputs, reference=_ref_masking_mha("mean"),
-                       candidate=_keras_masking_mha, requires=REQUIRES,
-                       tolerances=MHA_TOLERANCES)
-    kwargs = case_family(operation="scaled_dot_product_attention",
-                         api="keras.layers.MultiHeadAttention(query_mask=, value_mask=)",
-                         inputs=_kwarg_mask_inputs, reference=_ref_kwarg_masks(False),
-                         candidate=_keras_kwarg_masks, requires=REQUIRES,
-                         tolerances=MHA_TOLERANCES)
+    auto = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.layers.Masking -> keras.layers.MultiHeadAttention",
+        inputs=_padded_mha_inputs,
+        reference=_ref_masking_mha("mean"),
+        candidate=_keras_masking_mha,
+        requires=REQUIRES,
+        tolerances=MHA_TOLERANCES,
+    )
+    kwargs = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.layers.MultiHeadAttention(query_mask=, value_mask=)",
+        inputs=_kwarg_mask_inputs,
+        reference=_ref_kwarg_masks(False),
+        candidate=_keras_kwarg_masks,
+        requires=REQUIRES,
+        tolerances=MHA_TOLERANCES,
+    )
     one = dict(heads=1, key_dim=2, seed=0)
     return [
-        auto(domain="Keras masks from Masking(0.0) on query and value, eager: reference "
-                    "attention_mask(query_mask, key_mask), padded query rows get empty='mean'; "
-                    "the output carries the query mask"),
+        auto(
+            domain="Keras masks from Masking(0.0) on query and value, eager: reference "
+            "attention_mask(query_mask, key_mask), padded query rows get empty='mean'; "
+            "the output carries the query mask"
+        ),
         auto(
             "padded-query-rows-get-mean-of-values",
             example=dict(query=np.zeros((1, 1, 1), F32), value=np.ones((1, 1, 1), F32), **one),
@@ -338,12 +401,17 @@ def _mha_keras_mask_cases() -> list[Case]:
             "only the output's Keras mask marks the row as padding.",
             reference=_ref_masking_mha("zeros"),
         ),
-        kwargs(domain="explicit value_mask= honoured and query_mask= ignored: reference with "
-                      "the key mask alone, empty rows empty='mean'"),
+        kwargs(
+            domain="explicit value_mask= honoured and query_mask= ignored: reference with "
+            "the key mask alone, empty rows empty='mean'"
+        ),
         kwargs(
             "query-mask-argument-ignored",
-            example=dict(_mha_example([[[0.0]]], [[[0.0], [0.0]]], [[[0.0], [1.0]]], None),
-                         query_mask=np.array([[False]]), value_mask=np.array([[True, False]])),
+            example=dict(
+                _mha_example([[[0.0]]], [[[0.0], [0.0]]], [[[0.0], [1.0]]], None),
+                query_mask=np.array([[False]]),
+                value_mask=np.array([[True, False]]),
+            ),
             explanation="call() overwrites query_mask with the query tensor's own Keras mask "
             "(None for a plain tensor), so a masked query attends normally; the reference "
             "masks its row (here with Keras's own empty='mean' rule).",
@@ -369,8 +437,12 @@ def _key_padding_inputs(draw, sizes: str) -> Inputs:
         b = draw(st.integers(2, 3))
         lq = draw(st.integers(2, 5).filter(lambda n: n != b))
     dim = inputs["query"].shape[-1]
-    inputs.update(query=_floats(draw, (b, lq, dim)), key=_floats(draw, (b, lk, dim)),
-                  value=_floats(draw, (b, lk, dim)), mask=draw(rs.masks((b, lk))))
+    inputs.update(
+        query=_floats(draw, (b, lq, dim)),
+        key=_floats(draw, (b, lk, dim)),
+        value=_floats(draw, (b, lk, dim)),
+        mask=draw(rs.masks((b, lk))),
+    )
     return inputs
 
 
@@ -380,19 +452,27 @@ def _ref_key_padding(inputs: Inputs):
 
 
 def _mha_key_padding_cases() -> list[Case]:
-    case = case_family(operation="scaled_dot_product_attention",
-                       api="keras.layers.MultiHeadAttention(attention_mask=(B, Lk))",
-                       inputs=lambda: _key_padding_inputs("B == 1"), reference=_ref_key_padding,
-                       candidate=_keras_mha(), requires=REQUIRES, tolerances=MHA_TOLERANCES)
+    case = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.layers.MultiHeadAttention(attention_mask=(B, Lk))",
+        inputs=lambda: _key_padding_inputs("B == 1"),
+        reference=_ref_key_padding,
+        candidate=_keras_mha(),
+        requires=REQUIRES,
+        tolerances=MHA_TOLERANCES,
+    )
     both = [[[1.0], [2.0]], [[1.0], [2.0]]]
     return [
-        case(domain="B == 1: the (1, Lk) mask broadcasts over the queries as a key mask "
-                    "(reference key_mask, empty='mean')"),
+        case(
+            domain="B == 1: the (1, Lk) mask broadcasts over the queries as a key mask "
+            "(reference key_mask, empty='mean')"
+        ),
         case(
             "key-padding-mask-read-as-query-by-key",
             lambda: _key_padding_inputs("B == Lq"),
-            _mha_example([[[1.0], [1.0]], [[1.0], [1.0]]], both, both,
-                         [[True, False], [False, True]]),
+            _mha_example(
+                [[[1.0], [1.0]], [[1.0], [1.0]]], both, both, [[True, False], [False, True]]
+            ),
             "a rank-2 mask is expanded to (1, 1, B, Lk), so when B == Lq row i of the mask "
             "masks query i of every batch element instead of the keys of element i; the "
             "reference reads (B, Lk) as a key mask, which must be reshaped to (B, 1, Lk).",
@@ -400,16 +480,18 @@ def _mha_key_padding_cases() -> list[Case]:
         case(
             "key-padding-mask-raises-unless-batch-is-query-length",
             lambda: _key_padding_inputs("B != Lq"),
-            _mha_example(np.ones((2, 3, 1)), np.ones((2, 1, 1)), np.ones((2, 1, 1)),
-                         [[True], [True]]),
+            _mha_example(
+                np.ones((2, 3, 1)), np.ones((2, 1, 1)), np.ones((2, 1, 1)), [[True], [True]]
+            ),
             "the mask expanded to (1, 1, B, Lk) does not broadcast against (B, N, Lq, Lk): "
             "InvalidArgumentError (the reference takes it as a key mask).",
         ),
         case(
             "key-padding-mask-with-one-query-gives-B-query-rows",
             lambda: _key_padding_inputs("Lq == 1"),
-            _mha_example(np.ones((2, 1, 1)), np.ones((2, 1, 1)), np.ones((2, 1, 1)),
-                         [[True], [True]]),
+            _mha_example(
+                np.ones((2, 1, 1)), np.ones((2, 1, 1)), np.ones((2, 1, 1)), [[True], [True]]
+            ),
             "with one query the (1, 1, B, Lk) mask broadcasts the scores to (B, N, B, Lk): "
             "the output has B query steps instead of 1, silently.",
         ),
@@ -432,9 +514,14 @@ def _luong_inputs(draw, *, visible: bool = False, plant: str | None = None) -> I
         vm[:, 0] = True  # query 0 sees key 0 alone
     elif visible:
         vm[np.arange(b), draw(hnp.arrays(np.int64, (b,), elements=st.integers(0, lk - 1)))] = True
-    inputs = dict(query=_floats(draw, (b, lq, dim)), key=_floats(draw, (b, lk, dim)),
-                  value=_floats(draw, (b, lk, dim_v)), query_mask=qm, value_mask=vm,
-                  causal=causal)
+    inputs = dict(
+        query=_floats(draw, (b, lq, dim)),
+        key=_floats(draw, (b, lk, dim)),
+        value=_floats(draw, (b, lk, dim_v)),
+        query_mask=qm,
+        value_mask=vm,
+        causal=causal,
+    )
     if plant:
         hidden = ~_luong_mask(inputs).any(axis=1)
         inputs[plant] = _plant(inputs[plant], hidden, draw(NONFINITE))
@@ -442,16 +529,21 @@ def _luong_inputs(draw, *, visible: bool = False, plant: str | None = None) -> I
 
 
 def _luong_mask(inputs: Inputs) -> np.ndarray:
-    return ref.attention_mask(inputs["query_mask"], inputs["value_mask"],
-                              causal=inputs["causal"])
+    return ref.attention_mask(inputs["query_mask"], inputs["value_mask"], causal=inputs["causal"])
 
 
 def _ref_luong(empty: str):
     """The reference with scale 1 and Keras's mask rule; query-masked rows are 0."""
 
     def call(inputs: Inputs):
-        out = ref.scaled_dot_product_attention(inputs["query"], inputs["key"], inputs["value"],
-                                               _luong_mask(inputs), scale=1.0, empty=empty)
+        out = ref.scaled_dot_product_attention(
+            inputs["query"],
+            inputs["key"],
+            inputs["value"],
+            _luong_mask(inputs),
+            scale=1.0,
+            empty=empty,
+        )
         return ref.apply_mask(out, inputs["query_mask"])
 
     return call
@@ -460,26 +552,41 @@ def _ref_luong(empty: str):
 def _keras_luong(inputs: Inputs):
     keras = _keras()
     layer = keras.layers.Attention(use_scale=False)
-    return layer([inputs["query"], inputs["value"], inputs["key"]],
-                 mask=[inputs["query_mask"], inputs["value_mask"]],
-                 use_causal_mask=inputs["causal"])
+    return layer(
+        [inputs["query"], inputs["value"], inputs["key"]],
+        mask=[inputs["query_mask"], inputs["value_mask"]],
+        use_causal_mask=inputs["causal"],
+    )
 
 
 def _luong_example(query, key, value, value_mask, **extra) -> Inputs:
-    return dict(query=np.array(query, F32), key=np.array(key, F32), value=np.array(value, F32),
-                query_mask=np.ones(np.shape(query)[:2], bool),
-                value_mask=np.array(value_mask, bool), causal=False, **extra)
+    return dict(
+        query=np.array(query, F32),
+        key=np.array(key, F32),
+        value=np.array(value, F32),
+        query_mask=np.ones(np.shape(query)[:2], bool),
+        value_mask=np.array(value_mask, bool),
+        causal=False,
+        **extra,
+    )
 
 
 def _luong_cases() -> list[Case]:
-    case = case_family(operation="scaled_dot_product_attention", api="keras.layers.Attention",
-                       inputs=functools.partial(_luong_inputs, visible=True),
-                       reference=_ref_luong("zeros"), candidate=_keras_luong,
-                       requires=REQUIRES, tolerances=FLOAT_TOLERANCES)
+    case = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.layers.Attention",
+        inputs=functools.partial(_luong_inputs, visible=True),
+        reference=_ref_luong("zeros"),
+        candidate=_keras_luong,
+        requires=REQUIRES,
+        tolerances=FLOAT_TOLERANCES,
+    )
     return [
-        case(domain="mask=[query_mask, value_mask], use_causal_mask (top-left) or not, "
-                    "use_scale=False (scale 1.0); valid query rows see a key; query-masked "
-                    "rows are 0"),
+        case(
+            domain="mask=[query_mask, value_mask], use_causal_mask (top-left) or not, "
+            "use_scale=False (scale 1.0); valid query rows see a key; query-masked "
+            "rows are 0"
+        ),
         case(
             "fully-masked-value-row-gives-mean-of-values",
             _luong_inputs,
@@ -488,9 +595,12 @@ def _luong_cases() -> list[Case]:
             "uniform softmax, the mean of all the values; the reference's default "
             "empty='zeros' gives 0 (empty='mean' matches).",
         ),
-        case(inputs=_luong_inputs, reference=_ref_luong("mean"),
-             domain="valid query rows with no visible key: reference empty='mean' "
-                    "(query-masked rows 0)"),
+        case(
+            inputs=_luong_inputs,
+            reference=_ref_luong("mean"),
+            domain="valid query rows with no visible key: reference empty='mean' "
+            "(query-masked rows 0)",
+        ),
         case(
             "nonfinite-hidden-key-poisons-the-row",
             functools.partial(_luong_inputs, plant="key"),
@@ -510,8 +620,9 @@ def _luong_cases() -> list[Case]:
         ),
         case(
             "hidden-score-above-1e9-wins",
-            lambda: st.just(_luong_example([[[1.0]]], [[[0.0], [2e9]]], [[[1.0], [2.0]]],
-                                           [[True, False]])),
+            lambda: st.just(
+                _luong_example([[[1.0]]], [[[0.0], [2e9]]], [[[1.0], [2.0]]], [[True, False]])
+            ),
             _luong_example([[[1.0]]], [[[0.0], [2e9]]], [[[1.0], [2.0]]], [[True, False]]),
             "the mask subtracts 1e9 from a hidden score instead of removing it: a hidden key "
             "scoring 2e9 still outweighs every visible one (here it takes all the weight).",
@@ -521,25 +632,45 @@ def _luong_cases() -> list[Case]:
 
 # -- keras.ops.dot_product_attention -------------------------------------------------------
 
-MASK_LAYOUTS = {"(T, S)": lambda b, n, t, s: (t, s), "(B, 1, T, S)": lambda b, n, t, s:
-                (b, 1, t, s), "(B, N, T, S)": lambda b, n, t, s: (b, n, t, s)}
+MASK_LAYOUTS = {
+    "(T, S)": lambda b, n, t, s: (t, s),
+    "(B, 1, T, S)": lambda b, n, t, s: (b, 1, t, s),
+    "(B, N, T, S)": lambda b, n, t, s: (b, n, t, s),
+}
 
 
 @st.composite
-def _dpa_inputs(draw, *, visible: bool = False, mask: bool = True, causal: bool | None = False,
-                bias: bool = False, plant: str | None = "key") -> Inputs:
+def _dpa_inputs(
+    draw,
+    *,
+    visible: bool = False,
+    mask: bool = True,
+    causal: bool | None = False,
+    bias: bool = False,
+    plant: str | None = "key",
+) -> Inputs:
     """``dot_product_attention`` inputs ``(B, T, N, H)`` float32/float64; a bool ``mask``
     (or an additive 0/-inf ``bias``) in one of :data:`MASK_LAYOUTS`; ``is_causal`` (drawn
     when ``causal`` is None); a ``scale`` or None; NaN/inf planted in the ``plant`` steps
     that no query may see."""
     dtype = draw(st.sampled_from([F32, F64]))
-    b, n, t, s = (draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 5)),
-                  draw(st.integers(1, 5)))
+    b, n, t, s = (
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 2)),
+        draw(st.integers(1, 5)),
+        draw(st.integers(1, 5)),
+    )
     h, h_v = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     causal = draw(st.booleans()) if causal is None else causal
-    inputs = dict(query=_floats(draw, (b, t, n, h), dtype), key=_floats(draw, (b, s, n, h), dtype),
-                  value=_floats(draw, (b, s, n, h_v), dtype), mask=None, bias=None,
-                  is_causal=causal, scale=draw(st.none() | st.sampled_from([0.5, 1.0])))
+    inputs = dict(
+        query=_floats(draw, (b, t, n, h), dtype),
+        key=_floats(draw, (b, s, n, h), dtype),
+        value=_floats(draw, (b, s, n, h_v), dtype),
+        mask=None,
+        bias=None,
+        is_causal=causal,
+        scale=draw(st.none() | st.sampled_from([0.5, 1.0])),
+    )
     full = np.ones((b, n, t, s), bool)
     if mask:
         layout = draw(st.sampled_from(sorted(MASK_LAYOUTS)))
@@ -568,8 +699,9 @@ def _ref_dpa(empty: str = "zeros"):
             mask = ref.convert_mask(inputs["bias"], "additive", "keep")
         q, k, v = (_heads_first(inputs[n]) for n in ("query", "key", "value"))
         with np.errstate(invalid="ignore", over="ignore"):
-            out = ref.scaled_dot_product_attention(q, k, v, mask, causal=inputs["is_causal"],
-                                                   scale=inputs["scale"], empty=empty)
+            out = ref.scaled_dot_product_attention(
+                q, k, v, mask, causal=inputs["is_causal"], scale=inputs["scale"], empty=empty
+            )
         return _heads_first(out)
 
     return call
@@ -578,35 +710,54 @@ def _ref_dpa(empty: str = "zeros"):
 def _keras_dpa(inputs: Inputs):
     keras = _keras()
     return keras.ops.dot_product_attention(
-        inputs["query"], inputs["key"], inputs["value"], bias=inputs["bias"],
-        mask=inputs["mask"], scale=inputs["scale"], is_causal=inputs["is_causal"])
+        inputs["query"],
+        inputs["key"],
+        inputs["value"],
+        bias=inputs["bias"],
+        mask=inputs["mask"],
+        scale=inputs["scale"],
+        is_causal=inputs["is_causal"],
+    )
 
 
 def _dpa_example(mask, key=((1.0,), (1.0,)), value=((1.0,), (1.0,)), *, bias=False) -> Inputs:
     """B = N = H = 1, one query, two keys; ``mask`` (T, S) given as a list of rows."""
     m = np.array(mask, bool)
-    return dict(query=np.ones((1, 1, 1, 1), F32),
-                key=np.array(key, F32).reshape(1, -1, 1, 1),
-                value=np.array(value, F32).reshape(1, -1, 1, 1),
-                mask=None if bias else m,
-                bias=ref.convert_mask(m, "keep", "additive", dtype="float32") if bias else None,
-                is_causal=False, scale=None)
+    return dict(
+        query=np.ones((1, 1, 1, 1), F32),
+        key=np.array(key, F32).reshape(1, -1, 1, 1),
+        value=np.array(value, F32).reshape(1, -1, 1, 1),
+        mask=None if bias else m,
+        bias=ref.convert_mask(m, "keep", "additive", dtype="float32") if bias else None,
+        is_causal=False,
+        scale=None,
+    )
 
 
 def _dpa_cases() -> list[Case]:
-    case = case_family(operation="scaled_dot_product_attention",
-                       api="keras.ops.dot_product_attention",
-                       inputs=functools.partial(_dpa_inputs, visible=True),
-                       reference=_ref_dpa(), candidate=_keras_dpa, requires=REQUIRES,
-                       tolerances=DPA_TOLERANCES)
-    biased = case_family(operation="scaled_dot_product_attention",
-                         api="keras.ops.dot_product_attention(bias=0/-inf)",
-                         inputs=functools.partial(_dpa_inputs, bias=True, plant=None),
-                         reference=_ref_dpa("nan"), candidate=_keras_dpa, requires=REQUIRES,
-                         tolerances=DPA_TOLERANCES)
+    case = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.ops.dot_product_attention",
+        inputs=functools.partial(_dpa_inputs, visible=True),
+        reference=_ref_dpa(),
+        candidate=_keras_dpa,
+        requires=REQUIRES,
+        tolerances=DPA_TOLERANCES,
+    )
+    biased = case_family(
+        operation="scaled_dot_product_attention",
+        api="keras.ops.dot_product_attention(bias=0/-inf)",
+        inputs=functools.partial(_dpa_inputs, bias=True, plant=None),
+        reference=_ref_dpa("nan"),
+        candidate=_keras_dpa,
+        requires=REQUIRES,
+        tolerances=DPA_TOLERANCES,
+    )
     return [
-        case(domain="bool mask (T, S), (B, 1, T, S) or (B, N, T, S), every query row sees a "
-                    "key; float32/float64; NaN/inf in the keys no query sees"),
+        case(
+            domain="bool mask (T, S), (B, 1, T, S) or (B, N, T, S), every query row sees a "
+            "key; float32/float64; NaN/inf in the keys no query sees"
+        ),
         case(
             "fully-masked-row-gives-mean-of-values",
             functools.partial(_dpa_inputs, plant=None),
@@ -615,12 +766,16 @@ def _dpa_cases() -> list[Case]:
             "uniform softmax, the mean of the values; the reference's default empty='zeros' "
             "gives 0 (empty='mean' matches).",
         ),
-        case(inputs=functools.partial(_dpa_inputs, causal=None), reference=_ref_dpa("mean"),
-             domain="any bool mask, is_causal or not: fully masked rows get reference "
-                    "empty='mean'"),
-        case(inputs=functools.partial(_dpa_inputs, mask=False, causal=True),
-             domain="is_causal=True, T != S included: top-left (query i sees keys 0..i), "
-                    "not the bottom-right KV-cache rule; NaN/inf in the keys no query sees"),
+        case(
+            inputs=functools.partial(_dpa_inputs, causal=None),
+            reference=_ref_dpa("mean"),
+            domain="any bool mask, is_causal or not: fully masked rows get reference empty='mean'",
+        ),
+        case(
+            inputs=functools.partial(_dpa_inputs, mask=False, causal=True),
+            domain="is_causal=True, T != S included: top-left (query i sees keys 0..i), "
+            "not the bottom-right KV-cache rule; NaN/inf in the keys no query sees",
+        ),
         case(
             "nonfinite-hidden-value-leaks",
             functools.partial(_dpa_inputs, causal=None, plant="value"),
@@ -629,8 +784,10 @@ def _dpa_cases() -> list[Case]:
             "0 * inf is NaN; the reference leaves hidden values out.",
             reference=_ref_dpa("mean"),
         ),
-        biased(domain="additive bias 0/-inf in any layout, fully masked rows included: "
-                      "reference empty='nan'"),
+        biased(
+            domain="additive bias 0/-inf in any layout, fully masked rows included: "
+            "reference empty='nan'"
+        ),
         biased(
             "fully-masked-bias-row-is-nan",
             example=_dpa_example([[False, False]], bias=True),
@@ -650,5 +807,11 @@ def _dpa_cases() -> list[Case]:
 
 def cases() -> list[Case]:
     """Every Keras attention case."""
-    return (_mha_mask_cases() + _mha_bias_cases() + _mha_keras_mask_cases()
-            + _mha_key_padding_cases() + _luong_cases() + _dpa_cases())
+    return (
+        _mha_mask_cases()
+        + _mha_bias_cases()
+        + _mha_keras_mask_cases()
+        + _mha_key_padding_cases()
+        + _luong_cases()
+        + _dpa_cases()
+    )

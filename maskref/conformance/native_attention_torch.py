@@ -65,8 +65,12 @@ def _mha_weights(embed_dim: int, seed: int) -> dict[str, np.ndarray]:
         return rng.uniform(-scale, scale, shape).astype(np.float32)
 
     d = embed_dim
-    return dict(in_proj_weight=uniform((3 * d, d), 1.0), in_proj_bias=uniform((3 * d,), 0.5),
-                out_proj_weight=uniform((d, d), 1.0), out_proj_bias=uniform((d,), 0.5))
+    return dict(
+        in_proj_weight=uniform((3 * d, d), 1.0),
+        in_proj_bias=uniform((3 * d,), 0.5),
+        out_proj_weight=uniform((d, d), 1.0),
+        out_proj_bias=uniform((d,), 0.5),
+    )
 
 
 def _keep(mask: np.ndarray | None, named: str) -> np.ndarray | None:
@@ -76,8 +80,9 @@ def _keep(mask: np.ndarray | None, named: str) -> np.ndarray | None:
     return ref.convert_mask(mask, named if mask.dtype == np.bool_ else "additive", "keep")
 
 
-def _ref_mha(inputs: Inputs, empty: str = "zeros", weights: bool = False,
-             average: bool = True) -> np.ndarray:
+def _ref_mha(
+    inputs: Inputs, empty: str = "zeros", weights: bool = False, average: bool = True
+) -> np.ndarray:
     """The layer recomputed by the reference with torch's weights (or its attention weights)."""
     query = inputs["query"]
     key, value = inputs.get("key", query), inputs.get("value", query)
@@ -117,17 +122,21 @@ def _torch_mha(path: str, output: str = "out", average: bool = True):
         with torch.no_grad():
             for name, array in _mha_weights(d, inputs["seed"]).items():
                 layer.get_parameter(name.replace("out_proj_", "out_proj.")).copy_(
-                    torch.from_numpy(array))
-        kwargs = dict(key_padding_mask=_copy(inputs.get("key_padding_mask")),
-                      attn_mask=_copy(inputs.get("attn_mask")))
+                    torch.from_numpy(array)
+                )
+        kwargs = dict(
+            key_padding_mask=_copy(inputs.get("key_padding_mask")),
+            attn_mask=_copy(inputs.get("attn_mask")),
+        )
         if output == "weights":
             kwargs["average_attn_weights"] = average
         query = _copy(inputs["query"])
         if path == "fast":
             layer.eval()
             with torch.no_grad():
-                out, weights = layer(query, query, query, need_weights=inputs["need_weights"],
-                                     **kwargs)
+                out, weights = layer(
+                    query, query, query, need_weights=inputs["need_weights"], **kwargs
+                )
         else:
             layer.train()
             if path == "no_weights":
@@ -138,8 +147,9 @@ def _torch_mha(path: str, output: str = "out", average: bool = True):
     return call
 
 
-def _ensure_visible(draw, kpm: np.ndarray | None, attn: np.ndarray | None,
-                    b: int, heads: int, lq: int, s: int) -> None:
+def _ensure_visible(
+    draw, kpm: np.ndarray | None, attn: np.ndarray | None, b: int, heads: int, lq: int, s: int
+) -> None:
     """Make every query row see a key: for each empty row, a drawn key is opened in both masks."""
     keep = np.ones((b, heads, lq, s), bool)
     if kpm is not None:
@@ -158,8 +168,9 @@ def _ensure_visible(draw, kpm: np.ndarray | None, attn: np.ndarray | None,
 
 
 @st.composite
-def _mha_inputs(draw, masks: str = "bool", visible: bool = False, fast: bool = False,
-                plant: bool = False) -> Inputs:
+def _mha_inputs(
+    draw, masks: str = "bool", visible: bool = False, fast: bool = False, plant: bool = False
+) -> Inputs:
     """MultiheadAttention inputs with torch-convention masks.
 
     ``masks``: "bool" (True = ignore), "float" (additive 0/-inf) or "min" (additive
@@ -207,107 +218,176 @@ def _mha_inputs(draw, masks: str = "bool", visible: bool = False, fast: bool = F
 
 def _mha_example(fast: bool = False, masks: str = "bool", nan: bool = False) -> Inputs:
     """One query, one key: padded (or hidden), NaN in it when ``nan``."""
-    pad = {"bool": np.array([[True]]), "float": np.array([[-np.inf]], np.float32),
-           "min": np.array([[np.finfo(np.float32).min]], np.float32)}[masks]
-    inputs = dict(query=np.ones((1, 1, 1), np.float32), num_heads=1, seed=0,
-                  key_padding_mask=pad, attn_mask=None)
+    pad = {
+        "bool": np.array([[True]]),
+        "float": np.array([[-np.inf]], np.float32),
+        "min": np.array([[np.finfo(np.float32).min]], np.float32),
+    }[masks]
+    inputs = dict(
+        query=np.ones((1, 1, 1), np.float32),
+        num_heads=1,
+        seed=0,
+        key_padding_mask=pad,
+        attn_mask=None,
+    )
     if fast:
-        return dict(inputs, num_heads=2, query=np.ones((1, 1, 2), np.float32),
-                    need_weights=False)
+        return dict(inputs, num_heads=2, query=np.ones((1, 1, 2), np.float32), need_weights=False)
     if nan:
         key = np.array([[[1.0], [np.nan]]], np.float32)
-        return dict(inputs, key=key, value=key.copy(),
-                    key_padding_mask=np.array([[False, True]]))
+        return dict(inputs, key=key, value=key.copy(), key_padding_mask=np.array([[False, True]]))
     return dict(inputs, key=np.ones((1, 1, 1), np.float32), value=np.ones((1, 1, 1), np.float32))
 
 
 def _mha_cases() -> list[Case]:
-    def family(api: str, path: str, operation: str = "scaled_dot_product_attention",
-               output: str = "out", average: bool = True):
-        return case_family(operation=operation, api=api, reference=_ref_mha,
-                           candidate=_torch_mha(path, output, average), requires=TORCH,
-                           tolerances=TOLERANCES)
+    def family(
+        api: str,
+        path: str,
+        operation: str = "scaled_dot_product_attention",
+        output: str = "out",
+        average: bool = True,
+    ):
+        return case_family(
+            operation=operation,
+            api=api,
+            reference=_ref_mha,
+            candidate=_torch_mha(path, output, average),
+            requires=TORCH,
+            tolerances=TOLERANCES,
+        )
 
     def ref_with(empty: str, weights: bool = False, average: bool = True):
         return lambda i: _ref_mha(i, empty, weights, average)
 
-    default, no_weights, fast = (family(MHA, "default"), family(MHA_NO_WEIGHTS, "no_weights"),
-                                 family(MHA_FAST, "fast"))
-    nan_row = ("with need_weights=True (the default) a query row whose keys are all masked "
-               "is a softmax of -inf only: NaN in every output feature; the reference's "
-               "default empty='zeros' gives 0 before out_proj (empty='nan' matches).")
-    leak = ("NaN stored in a padded key or value reaches every query of its batch row (the "
-            "scores of masked keys are computed, then biased by -inf: NaN + -inf is NaN, "
-            "and 0 * NaN is NaN); the reference replaces keys no query may see by zeros.")
+    default, no_weights, fast = (
+        family(MHA, "default"),
+        family(MHA_NO_WEIGHTS, "no_weights"),
+        family(MHA_FAST, "fast"),
+    )
+    nan_row = (
+        "with need_weights=True (the default) a query row whose keys are all masked "
+        "is a softmax of -inf only: NaN in every output feature; the reference's "
+        "default empty='zeros' gives 0 before out_proj (empty='nan' matches)."
+    )
+    leak = (
+        "NaN stored in a padded key or value reaches every query of its batch row (the "
+        "scores of masked keys are computed, then biased by -inf: NaN + -inf is NaN, "
+        "and 0 * NaN is NaN); the reference replaces keys no query may see by zeros."
+    )
     cases = []
-    for masks, words in (("bool", "bool masks (True = ignore)"),
-                         ("float", "float additive masks (0 / -inf)")):
+    for masks, words in (
+        ("bool", "bool masks (True = ignore)"),
+        ("float", "float additive masks (0 / -inf)"),
+    ):
         masks_domain = f"{words}, key_padding_mask (B, S) and attn_mask (L, S) or (B*H, L, S)"
         visible, drawn = partial(_mha_inputs, masks, visible=True), partial(_mha_inputs, masks)
         cases += [
             default(domain=f"{masks_domain}; every query row sees a key", inputs=visible),
-            default(domain=f"{masks_domain}; fully masked rows vs reference empty='nan'",
-                    inputs=drawn, reference=ref_with("nan")),
-            default(f"fully-masked-row-is-nan-{masks}", drawn, _mha_example(masks=masks),
-                    nan_row),
-            no_weights(domain=f"{masks_domain}; fully masked rows give 0 before out_proj",
-                       inputs=drawn),
+            default(
+                domain=f"{masks_domain}; fully masked rows vs reference empty='nan'",
+                inputs=drawn,
+                reference=ref_with("nan"),
+            ),
+            default(f"fully-masked-row-is-nan-{masks}", drawn, _mha_example(masks=masks), nan_row),
+            no_weights(
+                domain=f"{masks_domain}; fully masked rows give 0 before out_proj", inputs=drawn
+            ),
         ]
-    fast_domain = ("bool masks (True = ignore), key_padding_mask (B, L) and attn_mask (L, L) "
-                   "or (B*H, L, L), two heads, need_weights True or False")
+    fast_domain = (
+        "bool masks (True = ignore), key_padding_mask (B, L) and attn_mask (L, L) "
+        "or (B*H, L, L), two heads, need_weights True or False"
+    )
     cases += [
-        fast(domain=f"{fast_domain}; every query row sees a key",
-             inputs=lambda: _mha_inputs(visible=True, fast=True)),
-        fast(domain=f"{fast_domain}; fully masked rows vs reference empty='nan'",
-             inputs=lambda: _mha_inputs(fast=True), reference=ref_with("nan")),
-        fast("fully-masked-row-is-nan", lambda: _mha_inputs(fast=True),
-             _mha_example(fast=True),
-             "the native fast path gives NaN for a query row with no visible key, even with "
-             "need_weights=False (where the regular path gives 0 before out_proj); the "
-             "reference's default empty='zeros' gives 0 (empty='nan' matches)."),
+        fast(
+            domain=f"{fast_domain}; every query row sees a key",
+            inputs=lambda: _mha_inputs(visible=True, fast=True),
+        ),
+        fast(
+            domain=f"{fast_domain}; fully masked rows vs reference empty='nan'",
+            inputs=lambda: _mha_inputs(fast=True),
+            reference=ref_with("nan"),
+        ),
+        fast(
+            "fully-masked-row-is-nan",
+            lambda: _mha_inputs(fast=True),
+            _mha_example(fast=True),
+            "the native fast path gives NaN for a query row with no visible key, even with "
+            "need_weights=False (where the regular path gives 0 before out_proj); the "
+            "reference's default empty='zeros' gives 0 (empty='nan' matches).",
+        ),
     ]
     # key_padding_mask holding finfo.min (Hugging Face style): an empty row is uniform.
     min_domain = "float key_padding_mask of 0 / finfo(float32).min"
-    mean_row = ("with finfo.min instead of -inf every score of a fully masked row becomes "
-                "finfo.min, so the softmax is uniform: the row is the mean of all values, "
-                "padded ones included; the reference's default empty='zeros' gives 0 "
-                "(empty='mean' matches).")
+    mean_row = (
+        "with finfo.min instead of -inf every score of a fully masked row becomes "
+        "finfo.min, so the softmax is uniform: the row is the mean of all values, "
+        "padded ones included; the reference's default empty='zeros' gives 0 "
+        "(empty='mean' matches)."
+    )
     cases += [
-        default(domain=f"{min_domain}; fully masked rows vs reference empty='mean'",
-                inputs=lambda: _mha_inputs("min"), reference=ref_with("mean")),
-        default("fully-masked-row-is-mean-of-values-with-finfo-min",
-                lambda: _mha_inputs("min"), _mha_example(masks="min"), mean_row),
-        no_weights(domain=f"{min_domain}; fully masked rows vs reference empty='mean'",
-                   inputs=lambda: _mha_inputs("min"), reference=ref_with("mean")),
+        default(
+            domain=f"{min_domain}; fully masked rows vs reference empty='mean'",
+            inputs=lambda: _mha_inputs("min"),
+            reference=ref_with("mean"),
+        ),
+        default(
+            "fully-masked-row-is-mean-of-values-with-finfo-min",
+            lambda: _mha_inputs("min"),
+            _mha_example(masks="min"),
+            mean_row,
+        ),
+        no_weights(
+            domain=f"{min_domain}; fully masked rows vs reference empty='mean'",
+            inputs=lambda: _mha_inputs("min"),
+            reference=ref_with("mean"),
+        ),
     ]
     # NaN stored in padded keys and values.
     planted = partial(_mha_inputs, plant=True)
     cases += [
         default("nan-in-padded-key-leaks", planted, _mha_example(nan=True), leak),
         no_weights("nan-in-padded-key-leaks", planted, _mha_example(nan=True), leak),
-        fast("nan-in-padded-step-leaks", lambda: _mha_inputs(fast=True, plant=True),
-             dict(_mha_example(fast=True), query=np.array([[[1.0, 1.0], [np.nan, np.nan]]],
-                                                          np.float32),
-                  key_padding_mask=np.array([[False, True]])),
-             "NaN in a padded step (self-attention: its key, value and query) turns every "
-             "output row of the batch row into NaN; in the reference it stays in the padded "
-             "step's own query row."),
+        fast(
+            "nan-in-padded-step-leaks",
+            lambda: _mha_inputs(fast=True, plant=True),
+            dict(
+                _mha_example(fast=True),
+                query=np.array([[[1.0, 1.0], [np.nan, np.nan]]], np.float32),
+                key_padding_mask=np.array([[False, True]]),
+            ),
+            "NaN in a padded step (self-attention: its key, value and query) turns every "
+            "output row of the batch row into NaN; in the reference it stays in the padded "
+            "step's own query row.",
+        ),
     ]
     # The attention weights returned with need_weights=True.
     for average in (True, False):
-        weights = family(f"{MHA}(average_attn_weights={average})", "default",
-                         "attention_weights", "weights", average)
+        weights = family(
+            f"{MHA}(average_attn_weights={average})",
+            "default",
+            "attention_weights",
+            "weights",
+            average,
+        )
         wdomain = "bool masks (True = ignore), key_padding_mask and attn_mask"
         cases += [
-            weights(domain=f"{wdomain}; every query row sees a key",
-                    inputs=lambda: _mha_inputs(visible=True),
-                    reference=ref_with("zeros", True, average)),
-            weights(domain=f"{wdomain}; fully masked rows vs reference empty='nan'",
-                    inputs=_mha_inputs, reference=ref_with("nan", True, average)),
-            weights("fully-masked-row-weights-are-nan", _mha_inputs, _mha_example(),
-                    "the weights of a query row with no visible key are NaN (softmax of "
-                    "-inf only); the reference's default empty='zeros' gives 0.",
-                    reference=ref_with("zeros", True, average)),
+            weights(
+                domain=f"{wdomain}; every query row sees a key",
+                inputs=lambda: _mha_inputs(visible=True),
+                reference=ref_with("zeros", True, average),
+            ),
+            weights(
+                domain=f"{wdomain}; fully masked rows vs reference empty='nan'",
+                inputs=_mha_inputs,
+                reference=ref_with("nan", True, average),
+            ),
+            weights(
+                "fully-masked-row-weights-are-nan",
+                _mha_inputs,
+                _mha_example(),
+                "the weights of a query row with no visible key are NaN (softmax of "
+                "-inf only); the reference's default empty='zeros' gives 0.",
+                reference=ref_with("zeros", True, average),
+            ),
         ]
     return cases
 
@@ -328,8 +408,12 @@ def _torch_sdpa(inputs: Inputs):
     else:
         mask = _copy(mask)
     return F.scaled_dot_product_attention(
-        _copy(inputs["query"]), _copy(inputs["key"]), _copy(inputs["value"]),
-        attn_mask=mask, is_causal=inputs.get("is_causal", False))
+        _copy(inputs["query"]),
+        _copy(inputs["key"]),
+        _copy(inputs["value"]),
+        attn_mask=mask,
+        is_causal=inputs.get("is_causal", False),
+    )
 
 
 def _ref_sdpa(empty: str = "zeros"):
@@ -339,16 +423,29 @@ def _ref_sdpa(empty: str = "zeros"):
             mask = ref.convert_mask(mask, "additive", "keep")
         align = "bottom_right" if inputs.get("causal_bias") == "lower_right" else "top_left"
         causal = inputs.get("is_causal", False) or inputs.get("causal_bias") is not None
-        return ref.scaled_dot_product_attention(inputs["query"], inputs["key"], inputs["value"],
-                                                mask, causal=causal, align=align, empty=empty)
+        return ref.scaled_dot_product_attention(
+            inputs["query"],
+            inputs["key"],
+            inputs["value"],
+            mask,
+            causal=causal,
+            align=align,
+            empty=empty,
+        )
 
     return call
 
 
 @st.composite
-def _sdpa_inputs(draw, mask: str | None = "bool", dtypes: tuple[np.dtype, ...] = (F32, F64),
-                 plant: str | None = None, seen: str = "none", head_dims: str = "any",
-                 **flags) -> Inputs:
+def _sdpa_inputs(
+    draw,
+    mask: str | None = "bool",
+    dtypes: tuple[np.dtype, ...] = (F32, F64),
+    plant: str | None = None,
+    seen: str = "none",
+    head_dims: str = "any",
+    **flags,
+) -> Inputs:
     """(B, H, L, E) query, (B, H, S, E) key, (B, H, S, Ev) value; a mask of shape (L, S),
     (B, 1, L, S), (B, H, L, S) or (B, 1, 1, S): bool (True = attend), "float" (0 / -inf)
     or None. ``plant``: "key" or "value" gets NaN at a key that no query sees (``seen``
@@ -363,8 +460,12 @@ def _sdpa_inputs(draw, mask: str | None = "bool", dtypes: tuple[np.dtype, ...] =
         ev = e
     elif head_dims == "differ":
         ev = e % 4 + 1
-    inputs = dict(query=_array(draw, (b, h, lq, e), dtype), key=_array(draw, (b, h, s, e), dtype),
-                  value=_array(draw, (b, h, s, ev), dtype), **flags)
+    inputs = dict(
+        query=_array(draw, (b, h, lq, e), dtype),
+        key=_array(draw, (b, h, s, e), dtype),
+        value=_array(draw, (b, h, s, ev), dtype),
+        **flags,
+    )
     if mask is None:
         return inputs
     shapes = [(lq, s), (b, 1, lq, s), (b, h, lq, s)]
@@ -374,14 +475,14 @@ def _sdpa_inputs(draw, mask: str | None = "bool", dtypes: tuple[np.dtype, ...] =
     if plant is not None:
         j = draw(st.integers(0, s - 1))
         if seen == "partly":
-            row, other = draw(st.lists(st.integers(0, lq - 1), min_size=2, max_size=2,
-                                       unique=True))
+            row, other = draw(st.lists(st.integers(0, lq - 1), min_size=2, max_size=2, unique=True))
             keep[..., row, j], keep[..., other, j] = True, False
         else:
             keep[..., j] = False
         inputs[plant][..., j, :] = np.nan
-    inputs["mask"] = keep if mask == "bool" else ref.convert_mask(keep, "keep", "additive",
-                                                                    dtype=dtype)
+    inputs["mask"] = (
+        keep if mask == "bool" else ref.convert_mask(keep, "keep", "additive", dtype=dtype)
+    )
     return inputs
 
 
@@ -390,8 +491,9 @@ def _sdpa_example(plant: str | None = None, seen: str = "none") -> Inputs:
     if plant is None:  # an empty row
         return dict(query=one, key=one, value=one, mask=np.array([[False]]))
     pair = np.array([[[[0.0], [np.nan]]]], np.float32)
-    inputs = dict(query=one, key=np.zeros((1, 1, 2, 1), np.float32),
-                  value=np.zeros((1, 1, 2, 1), np.float32))
+    inputs = dict(
+        query=one, key=np.zeros((1, 1, 2, 1), np.float32), value=np.zeros((1, 1, 2, 1), np.float32)
+    )
     inputs[plant] = pair
     if seen == "partly":
         inputs["query"] = np.ones((1, 1, 2, 1), np.float32)
@@ -400,54 +502,101 @@ def _sdpa_example(plant: str | None = None, seen: str = "none") -> Inputs:
 
 
 def _sdpa_cases() -> list[Case]:
-    sdpa = case_family(operation="scaled_dot_product_attention", api=SDPA,
-                       reference=_ref_sdpa(), candidate=_torch_sdpa, requires=TORCH,
-                       tolerances=TOLERANCES)
-    both = case_family(operation="scaled_dot_product_attention",
-                       api=f"{SDPA}(attn_mask, is_causal=True)", reference=_ref_sdpa(),
-                       candidate=_torch_sdpa, requires=TORCH, tolerances=TOLERANCES)
+    sdpa = case_family(
+        operation="scaled_dot_product_attention",
+        api=SDPA,
+        reference=_ref_sdpa(),
+        candidate=_torch_sdpa,
+        requires=TORCH,
+        tolerances=TOLERANCES,
+    )
+    both = case_family(
+        operation="scaled_dot_product_attention",
+        api=f"{SDPA}(attn_mask, is_causal=True)",
+        reference=_ref_sdpa(),
+        candidate=_torch_sdpa,
+        requires=TORCH,
+        tolerances=TOLERANCES,
+    )
     shapes = "(L, S), (B, 1, L, S), (B, H, L, S) or (B, 1, 1, S)"
-    leak = ("the scores of every key are computed before the mask is applied: NaN in {what} "
-            "makes {rows} NaN (NaN + -inf is NaN, 0 * NaN is NaN); the reference {keeps}.")
-    hidden = dict(rows="every row of its batch and head",
-                  keeps="replaces keys that no query sees by zeros before any arithmetic")
-    partly = dict(rows="also the rows that hide it",
-                  keeps="excludes a hidden pair from its row, so only the rows that see the "
-                  "NaN get NaN")
+    leak = (
+        "the scores of every key are computed before the mask is applied: NaN in {what} "
+        "makes {rows} NaN (NaN + -inf is NaN, 0 * NaN is NaN); the reference {keeps}."
+    )
+    hidden = dict(
+        rows="every row of its batch and head",
+        keeps="replaces keys that no query sees by zeros before any arithmetic",
+    )
+    partly = dict(
+        rows="also the rows that hide it",
+        keeps="excludes a hidden pair from its row, so only the rows that see the NaN get NaN",
+    )
     return [
-        sdpa(domain=f"bool mask (True = attend) {shapes}, float32/float64; fully masked rows "
-             "give 0", inputs=_sdpa_inputs),
-        sdpa(domain=f"float additive mask (0 / -inf) {shapes}, float32/float64; fully masked "
-             "rows give 0", inputs=lambda: _sdpa_inputs("float")),
-        sdpa(domain="is_causal=True, any L and S: top-left causal",
-             inputs=lambda: _sdpa_inputs(None, is_causal=True)),
-        sdpa(api=f"{SDPA}(attn_mask=torch.nn.attention.bias.causal_lower_right(L, S))",
-             domain="bottom-right causal, L > S included (rows with no key give 0)",
-             inputs=lambda: _sdpa_inputs(None, causal_bias="lower_right")),
-        sdpa(api=f"{SDPA}(attn_mask=torch.nn.attention.bias.causal_upper_left(L, S))",
-             domain="top-left causal, any L and S",
-             inputs=lambda: _sdpa_inputs(None, causal_bias="upper_left")),
-        both(domain=f"bool mask {shapes} AND top-left causal; Ev == E (the CPU flash kernel)",
-             inputs=lambda: _sdpa_inputs(is_causal=True, head_dims="same")),
-        both("raises-when-dispatched-to-math", lambda: _sdpa_inputs(is_causal=True,
-                                                                    head_dims="differ"),
-             dict(_sdpa_example(), mask=np.array([[True]]), is_causal=True,
-                  value=np.ones((1, 1, 1, 2), np.float32)),
-             "on the CPU the flash kernel (4-D inputs, Ev == E) ANDs the mask with the causal "
-             "pattern, but the math kernel that takes other shapes (here Ev != E) raises "
-             "RuntimeError: explicit attn_mask should not be set when is_causal=True; the "
-             "reference ANDs them."),
-        sdpa("nan-in-hidden-key-leaks", lambda: _sdpa_inputs(plant="key"),
-             _sdpa_example("key"), leak.format(what="a key no query sees", **hidden)),
-        sdpa("nan-in-hidden-value-leaks", lambda: _sdpa_inputs(plant="value"),
-             _sdpa_example("value"), leak.format(what="the value of a key no query sees",
-                                                 **hidden)),
-        sdpa("nan-in-partly-visible-key-leaks", lambda: _sdpa_inputs(plant="key", seen="partly"),
-             _sdpa_example("key", "partly"),
-             leak.format(what="a key one row sees and another hides", **partly)),
-        sdpa("nan-in-partly-visible-value-leaks",
-             lambda: _sdpa_inputs(plant="value", seen="partly"), _sdpa_example("value", "partly"),
-             leak.format(what="the value of a key one row sees and another hides", **partly)),
+        sdpa(
+            domain=f"bool mask (True = attend) {shapes}, float32/float64; fully masked rows give 0",
+            inputs=_sdpa_inputs,
+        ),
+        sdpa(
+            domain=f"float additive mask (0 / -inf) {shapes}, float32/float64; fully masked "
+            "rows give 0",
+            inputs=lambda: _sdpa_inputs("float"),
+        ),
+        sdpa(
+            domain="is_causal=True, any L and S: top-left causal",
+            inputs=lambda: _sdpa_inputs(None, is_causal=True),
+        ),
+        sdpa(
+            api=f"{SDPA}(attn_mask=torch.nn.attention.bias.causal_lower_right(L, S))",
+            domain="bottom-right causal, L > S included (rows with no key give 0)",
+            inputs=lambda: _sdpa_inputs(None, causal_bias="lower_right"),
+        ),
+        sdpa(
+            api=f"{SDPA}(attn_mask=torch.nn.attention.bias.causal_upper_left(L, S))",
+            domain="top-left causal, any L and S",
+            inputs=lambda: _sdpa_inputs(None, causal_bias="upper_left"),
+        ),
+        both(
+            domain=f"bool mask {shapes} AND top-left causal; Ev == E (the CPU flash kernel)",
+            inputs=lambda: _sdpa_inputs(is_causal=True, head_dims="same"),
+        ),
+        both(
+            "raises-when-dispatched-to-math",
+            lambda: _sdpa_inputs(is_causal=True, head_dims="differ"),
+            dict(
+                _sdpa_example(),
+                mask=np.array([[True]]),
+                is_causal=True,
+                value=np.ones((1, 1, 1, 2), np.float32),
+            ),
+            "on the CPU the flash kernel (4-D inputs, Ev == E) ANDs the mask with the causal "
+            "pattern, but the math kernel that takes other shapes (here Ev != E) raises "
+            "RuntimeError: explicit attn_mask should not be set when is_causal=True; the "
+            "reference ANDs them.",
+        ),
+        sdpa(
+            "nan-in-hidden-key-leaks",
+            lambda: _sdpa_inputs(plant="key"),
+            _sdpa_example("key"),
+            leak.format(what="a key no query sees", **hidden),
+        ),
+        sdpa(
+            "nan-in-hidden-value-leaks",
+            lambda: _sdpa_inputs(plant="value"),
+            _sdpa_example("value"),
+            leak.format(what="the value of a key no query sees", **hidden),
+        ),
+        sdpa(
+            "nan-in-partly-visible-key-leaks",
+            lambda: _sdpa_inputs(plant="key", seen="partly"),
+            _sdpa_example("key", "partly"),
+            leak.format(what="a key one row sees and another hides", **partly),
+        ),
+        sdpa(
+            "nan-in-partly-visible-value-leaks",
+            lambda: _sdpa_inputs(plant="value", seen="partly"),
+            _sdpa_example("value", "partly"),
+            leak.format(what="the value of a key one row sees and another hides", **partly),
+        ),
     ]
 
 

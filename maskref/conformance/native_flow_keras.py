@@ -78,8 +78,14 @@ def _floats(draw, shape: tuple[int, ...], low: float = -2.0, high: float = 2.0) 
 
 
 @st.composite
-def _sequences(draw, names: tuple[str, ...] = ("x",), *, dims: str = "same",
-               lens: str = "same", states: bool = False) -> Inputs:
+def _sequences(
+    draw,
+    names: tuple[str, ...] = ("x",),
+    *,
+    dims: str = "same",
+    lens: str = "same",
+    states: bool = False,
+) -> Inputs:
     """Float32 ``(B, T, D)`` sequences, 0.0 in their padded steps (pre, post or holes; fully
     padded rows included). The inputs after the first share its ``D`` (``dims="same"``) or
     draw their own, and share its ``T`` (``lens="same"``) or draw their own; ``states``:
@@ -121,13 +127,19 @@ class _Built:
 
 
 def _seeded(keras, seed: int = 0) -> dict[str, Any]:
-    return dict(kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-                bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=seed + 1))
+    return dict(
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        bias_initializer=keras.initializers.RandomUniform(-0.5, 0.5, seed=seed + 1),
+    )
 
 
 def _lstm(keras, **options):
-    return keras.layers.LSTM(UNITS, recurrent_initializer=keras.initializers.Orthogonal(seed=2),
-                             **_seeded(keras), **options)
+    return keras.layers.LSTM(
+        UNITS,
+        recurrent_initializer=keras.initializers.Orthogonal(seed=2),
+        **_seeded(keras),
+        **options,
+    )
 
 
 def _custom_layer(keras, kind: str):
@@ -159,13 +171,19 @@ def _custom_layer(keras, kind: str):
             m = ops.ones(ops.shape(inputs)[:2], "bool") if mask is None else mask
             w = ops.cast(m, inputs.dtype)[..., None]
             return ops.sum(ops.where(m[..., None], inputs, 0.0), axis=1) / ops.maximum(
-                ops.sum(w, axis=1), 1.0)
+                ops.sum(w, axis=1), 1.0
+            )
 
         def compute_mask(self, inputs, mask=None):
             return None
 
-    return {"plain": Plain, "supports": Supports, "compute_mask": ComputeMask, "reads": Reads,
-            "consume": Consume}[kind]()
+    return {
+        "plain": Plain,
+        "supports": Supports,
+        "compute_mask": ComputeMask,
+        "reads": Reads,
+        "consume": Consume,
+    }[kind]()
 
 
 #: One layer after ``Masking(0.0)``: key -> (layer maker, kind in reference.flow,
@@ -173,29 +191,43 @@ def _custom_layer(keras, kind: str):
 ONE_LAYER: dict[str, tuple[Callable[[Any], Any], str | None, bool]] = {
     "Dense": (lambda k: k.layers.Dense(UNITS, **_seeded(k)), None, False),
     "Dropout": (lambda k: k.layers.Dropout(0.5, seed=0), None, False),
-    "TimeDistributed": (lambda k: k.layers.TimeDistributed(k.layers.Dense(UNITS, **_seeded(k))),
-                        None, False),
+    "TimeDistributed": (
+        lambda k: k.layers.TimeDistributed(k.layers.Dense(UNITS, **_seeded(k))),
+        None,
+        False,
+    ),
     "LSTM": (_lstm, None, False),
     "LSTM(return_sequences=True)": (lambda k: _lstm(k, return_sequences=True), None, True),
     "Bidirectional": (lambda k: k.layers.Bidirectional(_lstm(k)), None, False),
     "Bidirectional(return_sequences=True)": (
-        lambda k: k.layers.Bidirectional(_lstm(k, return_sequences=True)), None, True),
+        lambda k: k.layers.Bidirectional(_lstm(k, return_sequences=True)),
+        None,
+        True,
+    ),
     "GlobalAveragePooling1D": (lambda k: k.layers.GlobalAveragePooling1D(), None, False),
     "GlobalMaxPooling1D": (lambda k: k.layers.GlobalMaxPooling1D(), None, False),
     "Conv1D": (lambda k: k.layers.Conv1D(UNITS, 2, padding="same", **_seeded(k)), None, False),
     "Flatten": (lambda k: k.layers.Flatten(), None, False),
     "Lambda": (lambda k: k.layers.Lambda(lambda t: t * 2.0), "destroy", False),
-    "Lambda(mask=)": (lambda k: k.layers.Lambda(lambda t: t * 2.0, mask=lambda t, m: m),
-                      "propagate", False),
+    "Lambda(mask=)": (
+        lambda k: k.layers.Lambda(lambda t: t * 2.0, mask=lambda t, m: m),
+        "propagate",
+        False,
+    ),
     "Lambda(identity)": (lambda k: k.layers.Lambda(lambda t: t), "destroy", False),
     "custom layer": (lambda k: _custom_layer(k, "plain"), "destroy", False),
-    "custom layer(supports_masking=True)": (lambda k: _custom_layer(k, "supports"),
-                                            "propagate", False),
-    "custom layer(compute_mask)": (lambda k: _custom_layer(k, "compute_mask"), "propagate",
-                                   False),
+    "custom layer(supports_masking=True)": (
+        lambda k: _custom_layer(k, "supports"),
+        "propagate",
+        False,
+    ),
+    "custom layer(compute_mask)": (lambda k: _custom_layer(k, "compute_mask"), "propagate", False),
     "custom layer(call(x, mask=None))": (lambda k: _custom_layer(k, "reads"), "destroy", False),
     "custom layer(consumes: call mask, compute_mask None)": (
-        lambda k: _custom_layer(k, "consume"), "consume", False),
+        lambda k: _custom_layer(k, "consume"),
+        "consume",
+        False,
+    ),
 }
 
 
@@ -207,8 +239,9 @@ def _one_layer(key: str) -> Callable[[Any], _Built]:
     return build
 
 
-def _two_inputs(make: Callable[[Any], Any], *, second_masked: bool = True,
-                attention: bool = False) -> Callable[[Any], _Built]:
+def _two_inputs(
+    make: Callable[[Any], Any], *, second_masked: bool = True, attention: bool = False
+) -> Callable[[Any], _Built]:
     """``layer([masked x, y])`` (``layer(x, y)`` for MultiHeadAttention); ``y`` masked too
     unless ``second_masked`` is False."""
 
@@ -282,14 +315,20 @@ CHAINS: dict[str, Callable[[Any], _Built]] = {
     "MultiHeadAttention": _two_inputs(_mha, attention=True),
     "Attention": _two_inputs(lambda k: k.layers.Attention()),
     **{op: _two_inputs(lambda k, op=op: getattr(k.layers, op)()) for op in MERGES},
-    **{f"{op}(second unmasked)": _two_inputs(lambda k, op=op: getattr(k.layers, op)(),
-                                             second_masked=False) for op in MERGES},
+    **{
+        f"{op}(second unmasked)": _two_inputs(
+            lambda k, op=op: getattr(k.layers, op)(), second_masked=False
+        )
+        for op in MERGES
+    },
     "Concatenate": _two_inputs(lambda k: k.layers.Concatenate()),
-    "Concatenate(second unmasked)": _two_inputs(lambda k: k.layers.Concatenate(),
-                                                second_masked=False),
+    "Concatenate(second unmasked)": _two_inputs(
+        lambda k: k.layers.Concatenate(), second_masked=False
+    ),
     "Concatenate(axis=1)": _two_inputs(lambda k: k.layers.Concatenate(axis=1)),
     "Concatenate(axis=1, second unmasked)": _two_inputs(
-        lambda k: k.layers.Concatenate(axis=1), second_masked=False),
+        lambda k: k.layers.Concatenate(axis=1), second_masked=False
+    ),
     "MHA -> Add": _mha_add(pool=False),
     "MHA -> Add -> GAP": _mha_add(pool=True),
     "LSTM(initial_state=)": _lstm_with_state(explicit_mask=False),
@@ -311,8 +350,10 @@ def _built(key: str, signature: tuple) -> _Built:
     """The chain ``key``'s layers for inputs of this ``signature``, built (weights made, by
     a call on zeros) once and reused."""
     built = CHAINS[key](_keras())
-    zeros = {name: np.zeros((1, *(1 if n is None else n for n in shape)), dtype)
-             for name, shape, dtype in signature}
+    zeros = {
+        name: np.zeros((1, *(1 if n is None else n for n in shape)), dtype)
+        for name, shape, dtype in signature
+    }
     built.apply(zeros)
     return built
 
@@ -435,21 +476,40 @@ def _ref_mha_add_pool(inputs: Inputs) -> np.ndarray:
 MODES = ("functional", "eager")
 
 
-def _cases(operation: str, api: str, key: str, inputs, reference, domain: str, *,
-           modes: tuple[str, ...] = MODES, read: str = "mask",
-           diverges: dict[str, tuple[str, Inputs, str]] | None = None,
-           tolerance: tuple[float, float] = EXACT) -> list[Case]:
+def _cases(
+    operation: str,
+    api: str,
+    key: str,
+    inputs,
+    reference,
+    domain: str,
+    *,
+    modes: tuple[str, ...] = MODES,
+    read: str = "mask",
+    diverges: dict[str, tuple[str, Inputs, str]] | None = None,
+    tolerance: tuple[float, float] = EXACT,
+) -> list[Case]:
     """The chain ``key`` in each of ``modes``: agreement on ``domain``, except the modes
     named in ``diverges`` (mode -> (expect, example, explanation))."""
     out = []
     for mode in modes:
         expect, example, explanation = (diverges or {}).get(mode, (None, None, ""))
-        out.append(Case(
-            operation=operation, api=f"{api} ({mode})", inputs=inputs, reference=reference,
-            candidate=_run(key, mode, read), requires=REQUIRES, expect=expect,
-            explanation=explanation, domain="" if expect else domain, example=example,
-            rtol=tolerance[0], atol=tolerance[1],
-        ))
+        out.append(
+            Case(
+                operation=operation,
+                api=f"{api} ({mode})",
+                inputs=inputs,
+                reference=reference,
+                candidate=_run(key, mode, read),
+                requires=REQUIRES,
+                expect=expect,
+                explanation=explanation,
+                domain="" if expect else domain,
+                example=example,
+                rtol=tolerance[0],
+                atol=tolerance[1],
+            )
+        )
     return out
 
 
@@ -471,30 +531,54 @@ def _one_layer_cases() -> list[Case]:
             example = dict(x=_seq([0.0]))
             diverges = {"eager": ("identity-lambda-keeps-the-mask", example, identity_why)}
             api = "keras.layers.Lambda(lambda x: x)"
-        cases += _cases("flow_mask", api, key, _sequences, _ref_one_layer(key),
-                        f"after Masking: the {rule} rule", diverges=diverges)
+        cases += _cases(
+            "flow_mask",
+            api,
+            key,
+            _sequences,
+            _ref_one_layer(key),
+            f"after Masking: the {rule} rule",
+            diverges=diverges,
+        )
     return cases
 
 
 def _create_cases() -> list[Case]:
-    return (
-        _cases("masking_values", "keras.layers.Masking(0.0)", "Masking", _sequences,
-               lambda i: flow.masking_values(i["x"]), "values and mask", read="both")
-        + _cases("mask_from_ids", "keras.layers.Embedding(mask_zero=True)", "Embedding", _ids,
-                 lambda i: ref.mask_from_ids(i["ids"]), "int32 ids, 0 = padding")
+    return _cases(
+        "masking_values",
+        "keras.layers.Masking(0.0)",
+        "Masking",
+        _sequences,
+        lambda i: flow.masking_values(i["x"]),
+        "values and mask",
+        read="both",
+    ) + _cases(
+        "mask_from_ids",
+        "keras.layers.Embedding(mask_zero=True)",
+        "Embedding",
+        _ids,
+        lambda i: ref.mask_from_ids(i["ids"]),
+        "int32 ids, 0 = padding",
     )
 
 
 def _attention_cases() -> list[Case]:
     inputs = functools.partial(_sequences, ("x", "y"), lens="free")
     ref_mask = lambda i: _no_mask(flow.flow_mask("attention", _mask(i)))  # noqa: E731
-    return (
-        _cases("flow_mask", "keras.layers.MultiHeadAttention(query, value)",
-               "MultiHeadAttention", functools.partial(_sequences, ("x", "y"), lens="free",
-                                                       dims="free"),
-               ref_mask, "query and value masked: the attention rule (the query's mask)")
-        + _cases("flow_mask", "keras.layers.Attention([query, value])", "Attention", inputs,
-                 ref_mask, "query and value masked: the attention rule (the query's mask)")
+    return _cases(
+        "flow_mask",
+        "keras.layers.MultiHeadAttention(query, value)",
+        "MultiHeadAttention",
+        functools.partial(_sequences, ("x", "y"), lens="free", dims="free"),
+        ref_mask,
+        "query and value masked: the attention rule (the query's mask)",
+    ) + _cases(
+        "flow_mask",
+        "keras.layers.Attention([query, value])",
+        "Attention",
+        inputs,
+        ref_mask,
+        "query and value masked: the attention rule (the query's mask)",
     )
 
 
@@ -509,8 +593,10 @@ def _merge_cases() -> list[Case]:
 
     def ref_values(op: str, second: bool):
         def call(i: Inputs):
-            xs = [flow.masking_values(i["x"])[0],
-                  flow.masking_values(i["y"])[0] if second else i["y"]]
+            xs = [
+                flow.masking_values(i["x"])[0],
+                flow.masking_values(i["y"])[0] if second else i["y"],
+            ]
             values, mask = flow.merge_values(op, xs, masks(i, second))
             return values, _no_mask(mask)
 
@@ -518,15 +604,28 @@ def _merge_cases() -> list[Case]:
 
     cases = []
     for op in MERGES:
-        for second, key, domain in ((True, op, "both inputs masked"),
-                                    (False, f"{op}(second unmasked)", "second input unmasked")):
+        for second, key, domain in (
+            (True, op, "both inputs masked"),
+            (False, f"{op}(second unmasked)", "second input unmasked"),
+        ):
             if op in ("Add", "Multiply"):
-                cases += _cases("merge_masks", f"keras.layers.{op}", key, both,
-                                ref_merge(second),
-                                f"{domain}: merge_masks (OR, or no mask if one input has none)")
-            cases += _cases("merge_values", f"keras.layers.{op}", key, both,
-                            ref_values(op.lower(), second), f"{domain}: values and mask",
-                            read="both")
+                cases += _cases(
+                    "merge_masks",
+                    f"keras.layers.{op}",
+                    key,
+                    both,
+                    ref_merge(second),
+                    f"{domain}: merge_masks (OR, or no mask if one input has none)",
+                )
+            cases += _cases(
+                "merge_values",
+                f"keras.layers.{op}",
+                key,
+                both,
+                ref_values(op.lower(), second),
+                f"{domain}: values and mask",
+                read="both",
+            )
     return cases
 
 
@@ -541,17 +640,38 @@ def _concatenate_cases() -> list[Case]:
     features = functools.partial(_sequences, ("x", "y"), dims="free")
     time = functools.partial(_sequences, ("x", "y"), lens="free")
     return (
-        _cases("concatenate_masks", "keras.layers.Concatenate(axis=-1)", "Concatenate",
-               features, ref_concat(True, -1), "both inputs masked, D may differ")
-        + _cases("concatenate_masks", "keras.layers.Concatenate(axis=-1)",
-                 "Concatenate(second unmasked)", features, ref_concat(False, -1),
-                 "second input unmasked (counts as all-valid)")
-        + _cases("concatenate_masks", "keras.layers.Concatenate(axis=1)",
-                 "Concatenate(axis=1)", time, ref_concat(True, 1),
-                 "both inputs masked, T may differ: masks concatenated")
-        + _cases("concatenate_masks", "keras.layers.Concatenate(axis=1)",
-                 "Concatenate(axis=1, second unmasked)", time, ref_concat(False, 1),
-                 "second input unmasked (counts as all-valid)")
+        _cases(
+            "concatenate_masks",
+            "keras.layers.Concatenate(axis=-1)",
+            "Concatenate",
+            features,
+            ref_concat(True, -1),
+            "both inputs masked, D may differ",
+        )
+        + _cases(
+            "concatenate_masks",
+            "keras.layers.Concatenate(axis=-1)",
+            "Concatenate(second unmasked)",
+            features,
+            ref_concat(False, -1),
+            "second input unmasked (counts as all-valid)",
+        )
+        + _cases(
+            "concatenate_masks",
+            "keras.layers.Concatenate(axis=1)",
+            "Concatenate(axis=1)",
+            time,
+            ref_concat(True, 1),
+            "both inputs masked, T may differ: masks concatenated",
+        )
+        + _cases(
+            "concatenate_masks",
+            "keras.layers.Concatenate(axis=1)",
+            "Concatenate(axis=1, second unmasked)",
+            time,
+            ref_concat(False, 1),
+            "second input unmasked (counts as all-valid)",
+        )
     )
 
 
@@ -567,23 +687,35 @@ def _functional_vs_eager_cases() -> list[Case]:
         "passes the graph's mask to the pooling and agrees."
     )
     one_padded = dict(x=_seq([1.0, 0.0]))
-    mha_add = lambda i: _no_mask(flow.merge_masks(  # noqa: E731
-        [_mask(i), flow.flow_mask("attention", _mask(i))]))
-    return (
-        _cases("merge_masks", "keras.layers.MultiHeadAttention -> keras.layers.Add",
-               "MHA -> Add", _sequences, mha_add,
-               "Add()([x, MultiHeadAttention()(x, x)]) on a masked x: merge_masks",
-               modes=("functional", "functional output", "eager"),
-               diverges={mode: (f"mha-clears-the-skip-mask{suffix}", one_padded, add_why)
-                         for mode, suffix in (("eager", ""),
-                                              ("functional output", "-at-run-time"))})
-        + _cases("masked_mean",
-                 "keras.layers.MultiHeadAttention -> Add -> GlobalAveragePooling1D",
-                 "MHA -> Add -> GAP", _sequences, _ref_mha_add_pool,
-                 "the pooled values: masked_mean under the merged mask (empty row: NaN)",
-                 modes=("functional", "eager", "subclassed"), read="values", tolerance=CLOSE,
-                 diverges={mode: ("pools-over-padding", one_padded, pool_why)
-                           for mode in ("eager", "subclassed")})
+
+    def mha_add(i):
+        return _no_mask(flow.merge_masks([_mask(i), flow.flow_mask("attention", _mask(i))]))
+
+    return _cases(
+        "merge_masks",
+        "keras.layers.MultiHeadAttention -> keras.layers.Add",
+        "MHA -> Add",
+        _sequences,
+        mha_add,
+        "Add()([x, MultiHeadAttention()(x, x)]) on a masked x: merge_masks",
+        modes=("functional", "functional output", "eager"),
+        diverges={
+            mode: (f"mha-clears-the-skip-mask{suffix}", one_padded, add_why)
+            for mode, suffix in (("eager", ""), ("functional output", "-at-run-time"))
+        },
+    ) + _cases(
+        "masked_mean",
+        "keras.layers.MultiHeadAttention -> Add -> GlobalAveragePooling1D",
+        "MHA -> Add -> GAP",
+        _sequences,
+        _ref_mha_add_pool,
+        "the pooled values: masked_mean under the merged mask (empty row: NaN)",
+        modes=("functional", "eager", "subclassed"),
+        read="values",
+        tolerance=CLOSE,
+        diverges={
+            mode: ("pools-over-padding", one_padded, pool_why) for mode in ("eager", "subclassed")
+        },
     )
 
 
@@ -602,35 +734,66 @@ def _recurrent_value_cases() -> list[Case]:
     def nonempty(inputs: Inputs) -> bool:
         return bool(_mask(inputs).any(axis=1).all())
 
-    empty_row = dict(x=_seq([0.0]), h=np.array([[0.5, 0.5]], F32),
-                     c=np.array([[0.5, 0.5]], F32))
+    empty_row = dict(x=_seq([0.0]), h=np.array([[0.5, 0.5]], F32), c=np.array([[0.5, 0.5]], F32))
     padded = dict(x=_seq([1.0, 0.0]), h=np.zeros((1, UNITS), F32), c=np.zeros((1, UNITS), F32))
     return (
-        _cases("flow_mask", "keras.layers.LSTM values", "LSTM", _sequences,
-               lambda i: _ref_lstm_last(i, "LSTM"),
-               "last output = the LSTM run on the valid steps only (fully padded rows: 0)",
-               read="values", tolerance=CLOSE)
-        + _cases("flow_mask", "keras.layers.LSTM(initial_state=) values",
-                 "LSTM(initial_state=)", with_state,
-                 lambda i: _ref_lstm_last(i, "LSTM(initial_state=)"), "",
-                 read="values", tolerance=CLOSE,
-                 diverges=dict.fromkeys(MODES, ("initial-state-drops-the-automatic-mask",
-                                                padded, state_why)))
-        + _cases("flow_mask", "keras.layers.LSTM(initial_state=, mask=) values",
-                 "LSTM(initial_state=, mask=)", lambda: with_state().filter(nonempty),
-                 lambda i: _ref_lstm_last(i, "LSTM(initial_state=, mask=)"),
-                 "mask passed explicitly, every row has a valid step: the valid steps only",
-                 read="values", tolerance=CLOSE)
-        + _cases("flow_mask", "keras.layers.LSTM(initial_state=, mask=) values",
-                 "LSTM(initial_state=, mask=)", with_state,
-                 lambda i: _ref_lstm_last(i, "LSTM(initial_state=, mask=)"), "",
-                 read="values", tolerance=CLOSE,
-                 diverges=dict.fromkeys(MODES, ("fully-padded-row-outputs-0-not-the-state",
-                                                empty_row, empty_why)))
+        _cases(
+            "flow_mask",
+            "keras.layers.LSTM values",
+            "LSTM",
+            _sequences,
+            lambda i: _ref_lstm_last(i, "LSTM"),
+            "last output = the LSTM run on the valid steps only (fully padded rows: 0)",
+            read="values",
+            tolerance=CLOSE,
+        )
+        + _cases(
+            "flow_mask",
+            "keras.layers.LSTM(initial_state=) values",
+            "LSTM(initial_state=)",
+            with_state,
+            lambda i: _ref_lstm_last(i, "LSTM(initial_state=)"),
+            "",
+            read="values",
+            tolerance=CLOSE,
+            diverges=dict.fromkeys(
+                MODES, ("initial-state-drops-the-automatic-mask", padded, state_why)
+            ),
+        )
+        + _cases(
+            "flow_mask",
+            "keras.layers.LSTM(initial_state=, mask=) values",
+            "LSTM(initial_state=, mask=)",
+            lambda: with_state().filter(nonempty),
+            lambda i: _ref_lstm_last(i, "LSTM(initial_state=, mask=)"),
+            "mask passed explicitly, every row has a valid step: the valid steps only",
+            read="values",
+            tolerance=CLOSE,
+        )
+        + _cases(
+            "flow_mask",
+            "keras.layers.LSTM(initial_state=, mask=) values",
+            "LSTM(initial_state=, mask=)",
+            with_state,
+            lambda i: _ref_lstm_last(i, "LSTM(initial_state=, mask=)"),
+            "",
+            read="values",
+            tolerance=CLOSE,
+            diverges=dict.fromkeys(
+                MODES, ("fully-padded-row-outputs-0-not-the-state", empty_row, empty_why)
+            ),
+        )
     )
 
 
 def cases() -> list[Case]:
     """Every Keras mask-flow case."""
-    return (_create_cases() + _one_layer_cases() + _attention_cases() + _merge_cases()
-            + _concatenate_cases() + _functional_vs_eager_cases() + _recurrent_value_cases())
+    return (
+        _create_cases()
+        + _one_layer_cases()
+        + _attention_cases()
+        + _merge_cases()
+        + _concatenate_cases()
+        + _functional_vs_eager_cases()
+        + _recurrent_value_cases()
+    )

@@ -22,16 +22,24 @@ def _tf_sequence_mask(inputs: Inputs):
 def _lengths_domain(draw) -> Inputs:
     lens = draw(
         rs.lengths()
-        | hnp.arrays(np.int64, hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
-                     elements=st.integers(0, 6))
+        | hnp.arrays(
+            np.int64,
+            hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+            elements=st.integers(0, 6),
+        )
     )
     return dict(lengths=lens, maxlen=draw(st.none() | st.integers(0, 8)))
 
 
 def _sequence_mask_cases() -> list[Case]:
-    case = case_family(operation="sequence_mask", api="tf.sequence_mask",
-                       inputs=_lengths_domain, reference=lambda i: ref.sequence_mask(**i),
-                       candidate=_tf_sequence_mask, requires=("tensorflow",))
+    case = case_family(
+        operation="sequence_mask",
+        api="tf.sequence_mask",
+        inputs=_lengths_domain,
+        reference=lambda i: ref.sequence_mask(**i),
+        candidate=_tf_sequence_mask,
+        requires=("tensorflow",),
+    )
 
     return [
         case(domain="integer lengths >= 0, any shape"),
@@ -72,17 +80,23 @@ def _ref_masking(inputs: Inputs):
 
 @st.composite
 def _masking_domain(draw, dtype: str = "float32") -> Inputs:
-    x, mask = draw(rs.padded_batches(dtype, inner=st.integers(1, 3).map(lambda n: (n,)),
-                                     plant=False))
+    x, mask = draw(
+        rs.padded_batches(dtype, inner=st.integers(1, 3).map(lambda n: (n,)), plant=False)
+    )
     mask_value = draw(st.sampled_from([0.0, 1.0, -1.0]))
     x = np.where(mask[..., None], x, np.asarray(mask_value, dtype=x.dtype))
     return dict(x=x, mask_value=mask_value)
 
 
 def _masking_cases() -> list[Case]:
-    case = case_family(operation="mask_from_value", api="keras.layers.Masking",
-                       inputs=_masking_domain, reference=_ref_masking,
-                       candidate=_keras_masking, requires=("keras",))
+    case = case_family(
+        operation="mask_from_value",
+        api="keras.layers.Masking",
+        inputs=_masking_domain,
+        reference=_ref_masking,
+        candidate=_keras_masking,
+        requires=("keras",),
+    )
 
     f32 = np.float32
     return [
@@ -91,8 +105,11 @@ def _masking_cases() -> list[Case]:
             "nan-mask-value-masks-nothing",
             lambda: st.builds(
                 lambda x: dict(x=x, mask_value=float("nan")),
-                hnp.arrays(f32, st.tuples(st.integers(1, 2), st.integers(1, 3), st.just(1)),
-                           elements=st.just(float("nan"))),
+                hnp.arrays(
+                    f32,
+                    st.tuples(st.integers(1, 2), st.integers(1, 3), st.just(1)),
+                    elements=st.just(float("nan")),
+                ),
             ),
             dict(x=np.array([[[np.nan]]], dtype=f32), mask_value=float("nan")),
             "x != nan is always True, so Masking(nan) never masks; the reference masks steps "

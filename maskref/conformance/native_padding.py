@@ -58,8 +58,14 @@ def _fixed(**inputs) -> st.SearchStrategy[Inputs]:
 
 
 def _keras_cases(api: str, call, requires: tuple[str, ...]) -> list[Case]:
-    case = case_family(operation="pad_sequences", api=api, inputs=keras_domain,
-                       reference=_ref_pad, candidate=call, requires=requires)
+    case = case_family(
+        operation="pad_sequences",
+        api=api,
+        inputs=keras_domain,
+        reference=_ref_pad,
+        candidate=call,
+        requires=requires,
+    )
 
     return [
         case(domain="lists of ints, maxlen None or >= 1"),
@@ -125,8 +131,11 @@ def _keras_cases(api: str, call, requires: tuple[str, ...]) -> list[Case]:
             "fixed-width-string-truncates",
             lambda: st.builds(
                 lambda s: dict(sequences=s, dtype="<U1", value="x"),
-                st.lists(st.lists(st.text("ab", min_size=2, max_size=3), min_size=1), min_size=1,
-                         max_size=2),
+                st.lists(
+                    st.lists(st.text("ab", min_size=2, max_size=3), min_size=1),
+                    min_size=1,
+                    max_size=2,
+                ),
             ),
             dict(sequences=[["aa"]], dtype="<U1", value="x"),
             "a fixed-width string dtype silently cuts longer strings; the reference raises "
@@ -179,8 +188,9 @@ def _ref_pad_like_torch(padding: str):
 def _torch_cases() -> list[Case]:
     api = "torch.nn.utils.rnn.pad_sequence"
 
-    def case(call, padding, expect=None, inputs=torch_domain, example=None, explanation="",
-             domain=""):
+    def case(
+        call, padding, expect=None, inputs=torch_domain, example=None, explanation="", domain=""
+    ):
         return Case(
             operation="pad_sequences",
             api=api,
@@ -196,56 +206,73 @@ def _torch_cases() -> list[Case]:
 
     i64 = np.int64
     return [
-        case(_torch_pad(True, "right"), "post",
-             domain="batch_first=True, padding_side='right' vs padding='post'"),
-        case(_torch_pad(True, "left"), "pre",
-             domain="batch_first=True, padding_side='left' vs padding='pre'"),
         case(
-            _torch_pad(False), "post", "time-major-by-default",
+            _torch_pad(True, "right"),
+            "post",
+            domain="batch_first=True, padding_side='right' vs padding='post'",
+        ),
+        case(
+            _torch_pad(True, "left"),
+            "pre",
+            domain="batch_first=True, padding_side='left' vs padding='pre'",
+        ),
+        case(
+            _torch_pad(False),
+            "post",
+            "time-major-by-default",
             example=dict(sequences=[np.array([1, 2], dtype=i64)], value=0),
             explanation="batch_first=False (the default) returns (T, B); Keras and maskref "
             "are batch-major (B, T).",
         ),
         case(
-            _torch_pad(True), "post", "empty-batch-refused",
+            _torch_pad(True),
+            "post",
+            "empty-batch-refused",
             inputs=lambda: _fixed(sequences=[], value=0),
             example=dict(sequences=[], value=0),
             explanation="an empty list raises RuntimeError; the reference returns a (0, 0) batch.",
         ),
         case(
-            _torch_pad(True), "post", "mixed-dtypes-cast-to-first",
+            _torch_pad(True),
+            "post",
+            "mixed-dtypes-cast-to-first",
             inputs=lambda: st.builds(
                 lambda a, b: dict(sequences=[np.array(a, dtype=i64), np.array(b)], value=0),
                 st.lists(st.integers(0, 9), max_size=3),
-                st.lists(st.floats(-9, 9).filter(lambda v: v != int(v)), min_size=1,
-                         max_size=3),
+                st.lists(st.floats(-9, 9).filter(lambda v: v != int(v)), min_size=1, max_size=3),
             ),
             example=dict(sequences=[np.array([], dtype=i64), np.array([0.5])], value=0),
             explanation="the output takes the first sequence's dtype and casts the others "
             "unsafely (1.5 -> 1 in int64); the reference refuses the lossy cast.",
         ),
         case(
-            _torch_pad(True), "post", "padding-value-cast-unsafely",
+            _torch_pad(True),
+            "post",
+            "padding-value-cast-unsafely",
             inputs=lambda: st.builds(
-                lambda s, v: dict(sequences=[np.array(s, dtype=i64), np.array([], dtype=i64)],
-                                  value=v),
+                lambda s, v: dict(
+                    sequences=[np.array(s, dtype=i64), np.array([], dtype=i64)], value=v
+                ),
                 st.lists(st.integers(0, 9), min_size=1, max_size=3),
                 st.floats(-9, 9).filter(lambda v: v != int(v)),
             ),
-            example=dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)],
-                         value=0.5),
+            example=dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)], value=0.5),
             explanation="padding_value is cast unsafely to the output dtype (-1.7 -> -1); the "
             "reference raises.",
         ),
         case(
-            _torch_pad(True), "post", "padding-value-rounded-through-float",
+            _torch_pad(True),
+            "post",
+            "padding-value-rounded-through-float",
             inputs=lambda: st.builds(
-                lambda v: dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)],
-                               value=v),
+                lambda v: dict(
+                    sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)], value=v
+                ),
                 st.integers(2**53 + 1, 2**63 - 1).filter(lambda v: float(v) != v),
             ),
-            example=dict(sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)],
-                         value=2**63 - 1),
+            example=dict(
+                sequences=[np.array([0], dtype=i64), np.array([], dtype=i64)], value=2**63 - 1
+            ),
             explanation="padding_value is a float: an int64 padding value above 2**53 is "
             "rounded (2**63 - 1 even wraps to -2**63); the reference keeps it exactly.",
         ),
@@ -281,8 +308,15 @@ def _torch_unpad_time_major(inputs: Inputs):
 def _unpad_cases() -> list[Case]:
     api = "torch.nn.utils.rnn.unpad_sequence"
 
-    def case(candidate, reference=None, expect=None, inputs=unpad_domain, example=None,
-             explanation="", domain=""):
+    def case(
+        candidate,
+        reference=None,
+        expect=None,
+        inputs=unpad_domain,
+        example=None,
+        explanation="",
+        domain="",
+    ):
         return Case(
             operation="unpad_sequences",
             api=api,
@@ -299,13 +333,15 @@ def _unpad_cases() -> list[Case]:
     return [
         case(_torch_unpad, domain="batch_first=True, right-padded"),
         case(
-            _torch_unpad, expect="assumes-right-padding",
+            _torch_unpad,
+            expect="assumes-right-padding",
             inputs=lambda: unpad_domain("pre"),
             example=dict(padded=np.array([[0, 1]]), lengths=np.array([1]), padding="pre"),
             explanation="there is no padding side: a left-padded batch gives back its padding.",
         ),
         case(
-            _torch_unpad, expect="lengths-beyond-T-unchecked",
+            _torch_unpad,
+            expect="lengths-beyond-T-unchecked",
             inputs=lambda: _fixed(padded=np.array([[1]]), lengths=np.array([2])),
             example=dict(padded=np.array([[1]]), lengths=np.array([2])),
             explanation="a length larger than T silently gives a shorter part; the reference "

@@ -46,11 +46,15 @@ def _other(value: object, dtype: np.dtype) -> object:
 
 
 @st.composite
-def padded_inputs(draw, layout: str | None = "post", inner=any_inner, dtype=None,
-                  plant: bool = True) -> Inputs:
+def padded_inputs(
+    draw, layout: str | None = "post", inner=any_inner, dtype=None, plant: bool = True
+) -> Inputs:
     """``x (B, T, ...)`` with a ``(B, T)`` mask of ``layout`` and ``lengths = mask.sum(1)``."""
-    x, mask = draw(rs.padded_batches(dtype, max_batch=MAX_BATCH, max_len=MAX_LEN, inner=inner,
-                                     layout=layout, plant=plant))
+    x, mask = draw(
+        rs.padded_batches(
+            dtype, max_batch=MAX_BATCH, max_len=MAX_LEN, inner=inner, layout=layout, plant=plant
+        )
+    )
     return dict(x=x, mask=mask, lengths=mask.sum(axis=1).astype(np.int64))
 
 
@@ -88,18 +92,26 @@ def padded_with_value(draw, trailing_pad_value: bool = False) -> Inputs:
 
 
 @st.composite
-def ragged_inputs(draw, dtype=None, inner=any_inner, min_batch: int = 0, value_filter=None,
-                  maxlens=any_maxlens) -> Inputs:
+def ragged_inputs(
+    draw, dtype=None, inner=any_inner, min_batch: int = 0, value_filter=None, maxlens=any_maxlens
+) -> Inputs:
     """``values``, int64 ``row_splits``, a ``maxlen`` (None or 0..7) and a pad ``value``."""
     dtype = np.dtype(draw(rs.dtypes()) if dtype is None else dtype)
     inner = draw(inner)
-    seqs = draw(rs.ragged_batches(dtype, max_batch=MAX_BATCH, max_len=MAX_LEN, inner=inner,
-                                  min_batch=min_batch))
+    seqs = draw(
+        rs.ragged_batches(
+            dtype, max_batch=MAX_BATCH, max_len=MAX_LEN, inner=inner, min_batch=min_batch
+        )
+    )
     values = np.concatenate(seqs) if seqs else np.zeros((0,) + inner, dtype)
     elements = rs.elements(dtype)
     value = draw(elements if value_filter is None else elements.filter(value_filter))
-    return dict(values=values, row_splits=rr.row_splits_from_lengths([len(s) for s in seqs]),
-                maxlen=draw(maxlens), value=value)
+    return dict(
+        values=values,
+        row_splits=rr.row_splits_from_lengths([len(s) for s in seqs]),
+        maxlen=draw(maxlens),
+        value=value,
+    )
 
 
 @st.composite
@@ -124,9 +136,11 @@ def packed_inputs(draw, min_length: int = 1) -> Inputs:
     inputs = draw(packable(min_length))
     packed = rr.pack_sequences(inputs["x"], inputs["lengths"])
     steps = packed.batch_sizes.shape[0]
-    return dict(packed=packed,
-                total_length=draw(st.none() | st.integers(max(steps - 2, 0), steps + 2)),
-                padding_value=draw(rs.elements(packed.data.dtype)))
+    return dict(
+        packed=packed,
+        total_length=draw(st.none() | st.integers(max(steps - 2, 0), steps + 2)),
+        padding_value=draw(rs.elements(packed.data.dtype)),
+    )
 
 
 @st.composite
@@ -134,8 +148,11 @@ def sequence_lists(draw, min_length: int = 1) -> Inputs:
     """1..4 sequences of one dtype, each ``min_length``..6 steps of a solid step shape."""
     dtype, inner = draw(rs.dtypes()), draw(solid_inner)
     lengths = draw(st.lists(st.integers(min_length, MAX_LEN), min_size=1, max_size=MAX_BATCH))
-    return dict(sequences=[draw(hnp.arrays(dtype, (n,) + inner, elements=rs.elements(dtype)))
-                           for n in lengths])
+    return dict(
+        sequences=[
+            draw(hnp.arrays(dtype, (n,) + inner, elements=rs.elements(dtype))) for n in lengths
+        ]
+    )
 
 
 # -- TensorFlow ---------------------------------------------------------------------------
@@ -161,13 +178,20 @@ def _ref_ragged(inputs: Inputs):
 
 
 def _from_lengths_cases() -> list[Case]:
-    case = case_family(operation="ragged_from_padded", api="tf.RaggedTensor.from_tensor(lengths=)",
-                       inputs=from_tensor_lengths, reference=_ref_from_lengths,
-                       candidate=_tf_from_lengths, requires=TF)
+    case = case_family(
+        operation="ragged_from_padded",
+        api="tf.RaggedTensor.from_tensor(lengths=)",
+        inputs=from_tensor_lengths,
+        reference=_ref_from_lengths,
+        candidate=_tf_from_lengths,
+        requires=TF,
+    )
     i64 = np.int64
     return [
-        case(domain="post-padded, any dtype and step shape; lengths above T clipped to T, as "
-                    "the mask sequence_mask(lengths, T)"),
+        case(
+            domain="post-padded, any dtype and step shape; lengths above T clipped to T, as "
+            "the mask sequence_mask(lengths, T)"
+        ),
         case(
             "negative-lengths-mean-empty",
             lambda: st.builds(
@@ -199,13 +223,20 @@ def _tf_from_padding(inputs: Inputs):
 
 
 def _from_padding_cases() -> list[Case]:
-    case = case_family(operation="ragged_from_padded",
-                       api="tf.RaggedTensor.from_tensor(padding=)", inputs=padded_with_value,
-                       reference=_ref_ragged, candidate=_tf_from_padding, requires=TF)
+    case = case_family(
+        operation="ragged_from_padded",
+        api="tf.RaggedTensor.from_tensor(padding=)",
+        inputs=padded_with_value,
+        reference=_ref_ragged,
+        candidate=_tf_from_padding,
+        requires=TF,
+    )
     f32 = np.float32
     return [
-        case(domain="post-padded with the pad value, no valid row ending in it; finite "
-                    "values, steps of non-zero size"),
+        case(
+            domain="post-padded with the pad value, no valid row ending in it; finite "
+            "values, steps of non-zero size"
+        ),
         case(
             "valid-trailing-pad-value-dropped",
             lambda: padded_with_value(trailing_pad_value=True),
@@ -218,8 +249,11 @@ def _from_padding_cases() -> list[Case]:
             "nan-padding-strips-nothing",
             lambda: st.builds(
                 lambda x: dict(x=x, mask=np.zeros(x.shape[:2], bool), padding=float("nan")),
-                hnp.arrays(f32, st.tuples(st.integers(1, 3), st.integers(1, 3)),
-                           elements=st.just(float("nan"))),
+                hnp.arrays(
+                    f32,
+                    st.tuples(st.integers(1, 3), st.integers(1, 3)),
+                    elements=st.just(float("nan")),
+                ),
             ),
             dict(x=np.array([[np.nan]], f32), mask=np.array([[False]]), padding=float("nan")),
             "NaN != NaN, so padding=nan never matches and no step is dropped; the reference "
@@ -228,9 +262,12 @@ def _from_padding_cases() -> list[Case]:
         case(
             "zero-size-steps-always-padding",
             lambda: st.builds(
-                lambda b, t, w: dict(x=np.zeros((b, t, w, 0), f32), mask=np.ones((b, t), bool),
-                                     padding=0.0),
-                st.integers(1, 3), st.integers(1, 3), st.integers(0, 2),
+                lambda b, t, w: dict(
+                    x=np.zeros((b, t, w, 0), f32), mask=np.ones((b, t), bool), padding=0.0
+                ),
+                st.integers(1, 3),
+                st.integers(1, 3),
+                st.integers(0, 2),
             ),
             dict(x=np.zeros((1, 1, 0), f32), mask=np.array([[True]]), padding=0.0),
             "a step with no elements compares equal to any padding (an empty all()), so every "
@@ -254,13 +291,24 @@ def _tf_ragged_boolean_mask(inputs: Inputs):
 def _boolean_mask_cases() -> list[Case]:
     domain = "any dtype, step shape and mask (holes, pre, post); NaN/inf under the mask"
     return [
-        Case(operation="ragged_from_padded", api="tf.ragged.boolean_mask",
-             inputs=lambda: padded_inputs(layout=None), reference=_ref_ragged,
-             candidate=_tf_ragged_boolean_mask, requires=TF, domain=domain),
-        Case(operation="ragged_from_padded", api="tf.boolean_mask",
-             inputs=lambda: padded_inputs(layout=None),
-             reference=lambda i: rr.ragged_from_padded(i["x"], i["mask"])[0],
-             candidate=_tf_boolean_mask, requires=TF, domain=domain + "; values only"),
+        Case(
+            operation="ragged_from_padded",
+            api="tf.ragged.boolean_mask",
+            inputs=lambda: padded_inputs(layout=None),
+            reference=_ref_ragged,
+            candidate=_tf_ragged_boolean_mask,
+            requires=TF,
+            domain=domain,
+        ),
+        Case(
+            operation="ragged_from_padded",
+            api="tf.boolean_mask",
+            inputs=lambda: padded_inputs(layout=None),
+            reference=lambda i: rr.ragged_from_padded(i["x"], i["mask"])[0],
+            candidate=_tf_boolean_mask,
+            requires=TF,
+            domain=domain + "; values only",
+        ),
     ]
 
 
@@ -275,9 +323,14 @@ def _tf_to_tensor(inputs: Inputs):
 
 def _ref_padded(truncating: str = "pre"):
     def call(inputs: Inputs):
-        return rr.padded_from_ragged(inputs["values"], inputs["row_splits"],
-                                     maxlen=inputs["maxlen"], padding="post",
-                                     truncating=truncating, value=inputs["value"])[0]
+        return rr.padded_from_ragged(
+            inputs["values"],
+            inputs["row_splits"],
+            maxlen=inputs["maxlen"],
+            padding="post",
+            truncating=truncating,
+            value=inputs["value"],
+        )[0]
 
     return call
 
@@ -287,8 +340,7 @@ def _truncated_ragged(draw, value_filter=None) -> Inputs:
     inputs = draw(ragged_inputs(min_batch=1, value_filter=value_filter, maxlens=st.none()))
     longest = int(np.diff(inputs["row_splits"]).max())
     if longest < 2:
-        return dict(inputs, values=np.array([0, 1]), row_splits=np.array([0, 2]), maxlen=1,
-                    value=0)
+        return dict(inputs, values=np.array([0, 1]), row_splits=np.array([0, 2]), maxlen=1, value=0)
     return dict(inputs, maxlen=draw(st.integers(1, longest - 1)))
 
 
@@ -305,13 +357,20 @@ def _bad_int_value(draw, floats: bool = False) -> Inputs:
 
 
 def _to_tensor_cases() -> list[Case]:
-    case = case_family(operation="padded_from_ragged", api="tf.RaggedTensor.to_tensor",
-                       inputs=ragged_inputs, reference=_ref_padded("post"),
-                       candidate=_tf_to_tensor, requires=TF)
+    case = case_family(
+        operation="padded_from_ragged",
+        api="tf.RaggedTensor.to_tensor",
+        inputs=ragged_inputs,
+        reference=_ref_padded("post"),
+        candidate=_tf_to_tensor,
+        requires=TF,
+    )
     u8 = np.uint8
     return [
-        case(domain="shape=[B, maxlen, ...] or None vs truncating='post' (keeps the first "
-                    "steps); padding part only (TF gives no mask)"),
+        case(
+            domain="shape=[B, maxlen, ...] or None vs truncating='post' (keeps the first "
+            "steps); padding part only (TF gives no mask)"
+        ),
         case(
             "keeps-first-steps",
             _truncated_ragged,
@@ -334,8 +393,9 @@ def _to_tensor_cases() -> list[Case]:
 def _tf_reverse(inputs: Inputs):
     import tensorflow as tf
 
-    return tf.reverse_sequence(inputs["x"], inputs["lengths"], seq_axis=inputs["axis"],
-                               batch_axis=0)
+    return tf.reverse_sequence(
+        inputs["x"], inputs["lengths"], seq_axis=inputs["axis"], batch_axis=0
+    )
 
 
 @st.composite
@@ -344,18 +404,29 @@ def reverse_inputs(draw, padding: str = "post") -> Inputs:
     x = draw(padded_inputs(layout=None))["x"]
     axis = draw(st.integers(1, x.ndim - 1))
     size = x.shape[axis]
-    lengths = draw(hnp.arrays(draw(st.sampled_from([np.int64, np.int32])), x.shape[0],
-                              elements=st.integers(-1, size + 1) | st.integers(0, size)))
+    lengths = draw(
+        hnp.arrays(
+            draw(st.sampled_from([np.int64, np.int32])),
+            x.shape[0],
+            elements=st.integers(-1, size + 1) | st.integers(0, size),
+        )
+    )
     return dict(x=x, lengths=lengths, axis=axis, padding=padding)
 
 
 def _reverse_cases() -> list[Case]:
-    case = case_family(operation="reverse_sequences", api="tf.reverse_sequence",
-                       inputs=reverse_inputs, reference=lambda i: rr.reverse_sequences(**i),
-                       candidate=_tf_reverse, requires=TF)
+    case = case_family(
+        operation="reverse_sequences",
+        api="tf.reverse_sequence",
+        inputs=reverse_inputs,
+        reference=lambda i: rr.reverse_sequences(**i),
+        candidate=_tf_reverse,
+        requires=TF,
+    )
     return [
-        case(domain="batch_axis=0, any seq_axis, any dtype; lengths out of [0, size] raise "
-                    "in both"),
+        case(
+            domain="batch_axis=0, any seq_axis, any dtype; lengths out of [0, size] raise in both"
+        ),
         case(
             "no-padding-side",
             lambda: reverse_inputs("pre"),
@@ -386,8 +457,12 @@ def _torch_pack_padded(enforce_sorted: bool = False):
     def call(inputs: Inputs):
         from torch.nn.utils.rnn import pack_padded_sequence
 
-        packed = pack_padded_sequence(_tensor(inputs["x"]), _tensor(inputs["lengths"]),
-                                      batch_first=True, enforce_sorted=enforce_sorted)
+        packed = pack_padded_sequence(
+            _tensor(inputs["x"]),
+            _tensor(inputs["lengths"]),
+            batch_first=True,
+            enforce_sorted=enforce_sorted,
+        )
         return tuple(packed)[:2] if enforce_sorted else tuple(packed)
 
     return call
@@ -398,18 +473,28 @@ def _ref_pack_sorted(inputs: Inputs):
 
 
 def _pack_padded_cases() -> list[Case]:
-    case = case_family(operation="pack_sequences", api="torch.nn.utils.rnn.pack_padded_sequence",
-                       inputs=packable, reference=lambda i: rr.pack_sequences(**i),
-                       candidate=_torch_pack_padded(), requires=TORCH)
+    case = case_family(
+        operation="pack_sequences",
+        api="torch.nn.utils.rnn.pack_padded_sequence",
+        inputs=packable,
+        reference=lambda i: rr.pack_sequences(**i),
+        candidate=_torch_pack_padded(),
+        requires=TORCH,
+    )
     i64 = np.int64
     return [
-        case(domain="batch_first=True, enforce_sorted=False; B <= 4, lengths 1..T (ties "
-                    "included), any dtype, steps of non-zero size"),
-        case(domain="batch_first=True, enforce_sorted=True; lengths 1..T (not non-increasing: "
-                    "raises in both); data and batch_sizes only (torch's indices are None, the "
-                    "reference's the identity)",
-             inputs=lambda: packable(sort=True), reference=_ref_pack_sorted,
-             candidate=_torch_pack_padded(True)),
+        case(
+            domain="batch_first=True, enforce_sorted=False; B <= 4, lengths 1..T (ties "
+            "included), any dtype, steps of non-zero size"
+        ),
+        case(
+            domain="batch_first=True, enforce_sorted=True; lengths 1..T (not non-increasing: "
+            "raises in both); data and batch_sizes only (torch's indices are None, the "
+            "reference's the identity)",
+            inputs=lambda: packable(sort=True),
+            reference=_ref_pack_sorted,
+            candidate=_torch_pack_padded(True),
+        ),
         case(
             "zero-length-rows-refused",
             lambda: packable(min_length=0).filter(lambda i: (i["lengths"] == 0).any()),
@@ -421,7 +506,9 @@ def _pack_padded_cases() -> list[Case]:
             "empty-input-refused",
             lambda: st.builds(
                 lambda b, t, w: dict(x=np.zeros((b, t, w), i64), lengths=np.full(b, t, i64)),
-                st.integers(0, 2), st.integers(1, 2), st.integers(0, 1),
+                st.integers(0, 2),
+                st.integers(1, 2),
+                st.integers(0, 1),
             ).filter(lambda i: i["x"].size == 0),
             dict(x=np.zeros((0, 1), i64), lengths=np.zeros(0, i64)),
             "an input with no elements (an empty batch, or steps of size 0) raises 'Cannot "
@@ -431,7 +518,8 @@ def _pack_padded_cases() -> list[Case]:
             "tied-lengths-unstable-order",
             lambda: st.builds(
                 lambda b, n: dict(x=np.zeros((b, n), i64), lengths=np.full(b, n, i64)),
-                st.integers(17, 20), st.integers(1, 2),
+                st.integers(17, 20),
+                st.integers(1, 2),
             ),
             dict(x=np.zeros((17, 1), i64), lengths=np.ones(17, i64)),
             "from 17 rows on, torch.sort is not stable: rows of equal length come out in "
@@ -443,7 +531,8 @@ def _pack_padded_cases() -> list[Case]:
             "lengths-beyond-T-unchecked",
             lambda: st.builds(
                 lambda t, k: dict(x=np.zeros((1, t), i64), lengths=np.array([t + k])),
-                st.integers(1, 3), st.integers(1, 2),
+                st.integers(1, 3),
+                st.integers(1, 2),
             ),
             dict(x=np.zeros((1, 1), i64), lengths=np.array([2])),
             "a length above T gives batch_sizes that count more steps than data holds (an "
@@ -463,7 +552,8 @@ def _pack_padded_cases() -> list[Case]:
             "lengths-count-unchecked",
             lambda: st.builds(
                 lambda b, k: dict(x=np.zeros((b + k, 1), i64), lengths=np.ones(b, i64)),
-                st.integers(1, 2), st.integers(1, 2),
+                st.integers(1, 2),
+                st.integers(1, 2),
             ),
             dict(x=np.zeros((2, 1), i64), lengths=np.array([1])),
             "fewer lengths than rows silently drops the rows without one; the reference "
@@ -475,9 +565,12 @@ def _pack_padded_cases() -> list[Case]:
 def _torch_pad_packed(inputs: Inputs):
     from torch.nn.utils.rnn import pad_packed_sequence
 
-    return pad_packed_sequence(_torch_packed(inputs["packed"]), batch_first=True,
-                               padding_value=inputs["padding_value"],
-                               total_length=inputs["total_length"])
+    return pad_packed_sequence(
+        _torch_packed(inputs["packed"]),
+        batch_first=True,
+        padding_value=inputs["padding_value"],
+        total_length=inputs["total_length"],
+    )
 
 
 @st.composite
@@ -485,8 +578,9 @@ def _packed_bad_int_value(draw) -> Inputs:
     inputs = draw(packed_inputs())
     if inputs["packed"].data.dtype.kind not in "iu":
         data = np.zeros((1,), np.int64)
-        inputs["packed"] = rr.PackedSequences(data, np.ones(1, np.int64), np.zeros(1, np.int64),
-                                              np.zeros(1, np.int64))
+        inputs["packed"] = rr.PackedSequences(
+            data, np.ones(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
+        )
     bad = st.floats(-9, 9).filter(lambda v: v != int(v))
     if inputs["packed"].data.dtype.kind == "u":  # out of range raises, except below 0
         bad = bad | st.integers(-9, -1)
@@ -494,27 +588,41 @@ def _packed_bad_int_value(draw) -> Inputs:
 
 
 def _pad_packed_cases() -> list[Case]:
-    case = case_family(operation="unpack_sequences", api="torch.nn.utils.rnn.pad_packed_sequence",
-                       inputs=packed_inputs, reference=lambda i: rr.unpack_sequences(**i),
-                       candidate=_torch_pad_packed, requires=TORCH)
+    case = case_family(
+        operation="unpack_sequences",
+        api="torch.nn.utils.rnn.pad_packed_sequence",
+        inputs=packed_inputs,
+        reference=lambda i: rr.unpack_sequences(**i),
+        candidate=_torch_pad_packed,
+        requires=TORCH,
+    )
     i64 = np.int64
     return [
-        case(domain="batch_first=True; rows of length >= 1, any dtype, padding_value of the "
-                    "dtype; total_length None or any (shorter than the longest: raises in both)"),
+        case(
+            domain="batch_first=True; rows of length >= 1, any dtype, padding_value of the "
+            "dtype; total_length None or any (shorter than the longest: raises in both)"
+        ),
         case(
             "padding-value-cast-unsafely",
             _packed_bad_int_value,
-            dict(packed=rr.pack_sequences(np.ones((1, 1), i64), [1]), total_length=2,
-                 padding_value=0.5),
+            dict(
+                packed=rr.pack_sequences(np.ones((1, 1), i64), [1]),
+                total_length=2,
+                padding_value=0.5,
+            ),
             "padding_value is cast unsafely to the data's dtype (0.5 -> 0 in int64, -1 -> 255 "
             "in uint8; 256 does raise); the reference refuses the lossy cast (ValueError).",
         ),
         case(
             "zero-length-rows-unsupported",
             lambda: packed_inputs(min_length=0).filter(
-                lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size),
-            dict(packed=rr.pack_sequences(np.zeros((1, 1), i64), [0]), total_length=None,
-                 padding_value=0),
+                lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size
+            ),
+            dict(
+                packed=rr.pack_sequences(np.zeros((1, 1), i64), [0]),
+                total_length=None,
+                padding_value=0,
+            ),
             "a packing whose sorted_indices name more rows than batch_sizes[0] (rows of "
             "length 0, which the reference's pack_sequences makes) raises (IndexError; "
             "RuntimeError when no row has a step); the reference restores those rows as "
@@ -538,17 +646,25 @@ def _ref_pack_sequence(inputs: Inputs):
 
 
 def _pack_sequence_cases() -> list[Case]:
-    case = case_family(operation="pack_sequences", api="torch.nn.utils.rnn.pack_sequence",
-                       inputs=sequence_lists, reference=_ref_pack_sequence,
-                       candidate=_torch_pack_sequence, requires=TORCH)
+    case = case_family(
+        operation="pack_sequences",
+        api="torch.nn.utils.rnn.pack_sequence",
+        inputs=sequence_lists,
+        reference=_ref_pack_sequence,
+        candidate=_torch_pack_sequence,
+        requires=TORCH,
+    )
     i64 = np.int64
     return [
-        case(domain="enforce_sorted=False; 1..4 sequences of length >= 1, one dtype, steps "
-                    "of non-zero size"),
+        case(
+            domain="enforce_sorted=False; 1..4 sequences of length >= 1, one dtype, steps "
+            "of non-zero size"
+        ),
         case(
             "zero-length-sequence-refused",
             lambda: sequence_lists(min_length=0).filter(
-                lambda i: min(len(s) for s in i["sequences"]) == 0),
+                lambda i: min(len(s) for s in i["sequences"]) == 0
+            ),
             dict(sequences=[np.zeros(0, i64)]),
             "a sequence of length 0 raises RuntimeError; the reference packs it (no step).",
         ),
@@ -563,8 +679,7 @@ def _pack_sequence_cases() -> list[Case]:
             lambda: st.builds(
                 lambda a, b: dict(sequences=[np.array(a, dtype=i64), np.array(b)]),
                 st.lists(st.integers(0, 9), min_size=1, max_size=3),
-                st.lists(st.floats(-9, 9).filter(lambda v: v != int(v)), min_size=1,
-                         max_size=3),
+                st.lists(st.floats(-9, 9).filter(lambda v: v != int(v)), min_size=1, max_size=3),
             ),
             dict(sequences=[np.array([0], i64), np.array([0.5])]),
             "the data takes the first sequence's dtype and the others are cast unsafely "
@@ -584,15 +699,21 @@ def _ref_unpack_list(inputs: Inputs):
 
 
 def _unpack_sequence_cases() -> list[Case]:
-    case = case_family(operation="unpack_sequences", api="torch.nn.utils.rnn.unpack_sequence",
-                       inputs=packed_inputs, reference=_ref_unpack_list,
-                       candidate=_torch_unpack_sequence, requires=TORCH)
+    case = case_family(
+        operation="unpack_sequences",
+        api="torch.nn.utils.rnn.unpack_sequence",
+        inputs=packed_inputs,
+        reference=_ref_unpack_list,
+        candidate=_torch_unpack_sequence,
+        requires=TORCH,
+    )
     return [
         case(domain="rows of length >= 1, any dtype; vs unpack_sequences + unpad_sequences"),
         case(
             "zero-length-rows-unsupported",
             lambda: packed_inputs(min_length=0).filter(
-                lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size),
+                lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size
+            ),
             dict(packed=rr.pack_sequences(np.zeros((1, 1), np.int64), [0])),
             "a packing with rows of length 0 raises (IndexError; RuntimeError when no row has "
             "a step); the reference gives those rows back empty.",
@@ -640,25 +761,43 @@ def _offsets_unchecked(draw) -> Inputs:
     splits = sorted(draw(st.lists(st.integers(0, 3), min_size=2, max_size=4)))
     if splits[0] == 0 and splits[-1] == count:
         splits = [s + 1 for s in splits]
-    return dict(values=np.zeros(count, np.int64), row_splits=np.array(splits, np.int64),
-                maxlen=None, value=0)
+    return dict(
+        values=np.zeros(count, np.int64),
+        row_splits=np.array(splits, np.int64),
+        maxlen=None,
+        value=0,
+    )
 
 
 def _jagged_cases() -> list[Case]:
     api = "torch.nested.nested_tensor_from_jagged(...).to_padded_tensor"
-    case = case_family(operation="padded_from_ragged", api=api, inputs=_jagged_inputs,
-                       reference=_ref_padded("post"), candidate=_torch_jagged(), requires=TORCH)
+    case = case_family(
+        operation="padded_from_ragged",
+        api=api,
+        inputs=_jagged_inputs,
+        reference=_ref_padded("post"),
+        candidate=_torch_jagged(),
+        requires=TORCH,
+    )
     i64, u8 = np.int64, np.uint8
     return [
-        case(domain="output_size=(B, maxlen, ...), any maxlen >= 0, vs truncating='post'; "
-                    "empty batch and zero-length rows included; padding exact in float64"),
-        case(domain="no output_size, max_seqlen=longest given to nested_tensor_from_jagged",
-             inputs=lambda: _jagged_inputs(st.none()), candidate=_torch_jagged(max_seqlen=True)),
+        case(
+            domain="output_size=(B, maxlen, ...), any maxlen >= 0, vs truncating='post'; "
+            "empty batch and zero-length rows included; padding exact in float64"
+        ),
+        case(
+            domain="no output_size, max_seqlen=longest given to nested_tensor_from_jagged",
+            inputs=lambda: _jagged_inputs(st.none()),
+            candidate=_torch_jagged(max_seqlen=True),
+        ),
         case(
             "pads-to-total-steps",
             lambda: _jagged_inputs(st.none()).filter(
-                lambda i: i["row_splits"].size > 2 and np.diff(i["row_splits"]).max()
-                < i["row_splits"][-1]),
+                lambda i: (
+                    i["row_splits"].size > 2
+                    and np.diff(i["row_splits"]).max() < i["row_splits"][-1]
+                )
+            ),
             dict(values=np.array([1, 2]), row_splits=np.array([0, 1, 2]), maxlen=None, value=0),
             "without output_size, and unless max_seqlen was given or computed before, the "
             "width is values.shape[0] (all the steps of the batch), not the longest row; "
@@ -682,8 +821,7 @@ def _jagged_cases() -> list[Case]:
         case(
             "padding-value-rounded-through-float",
             _wide_int64_value,
-            dict(values=np.zeros(0, i64), row_splits=np.array([0, 0]), maxlen=1,
-                 value=2**63 - 1),
+            dict(values=np.zeros(0, i64), row_splits=np.array([0, 0]), maxlen=1, value=2**63 - 1),
             "padding is a float: an int64 padding above 2**53 is rounded (2**63 - 1 even "
             "wraps to -2**63); the reference keeps it exactly.",
         ),

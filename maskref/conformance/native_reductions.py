@@ -56,8 +56,14 @@ ZERO_LENGTH_WHY = (
 
 
 def _ma_cases() -> list[Case]:
-    def case(op, inputs=_float_domain, expect=None, example=None, explanation="",
-             domain="float data, one axis; mask inverted; masked results filled"):
+    def case(
+        op,
+        inputs=_float_domain,
+        expect=None,
+        example=None,
+        explanation="",
+        domain="float data, one axis; mask inverted; masked results filled",
+    ):
         return Case(
             operation=f"masked_{op}",
             api=f"numpy.ma.MaskedArray.{op}",
@@ -75,8 +81,15 @@ def _ma_cases() -> list[Case]:
     for op in MA_OPS:
         if op in ("max", "min"):
             cases.append(case(op, _nonempty_axis, domain="float data, one axis of length >= 1"))
-            cases.append(case(op, lambda: st.just(ZERO_LENGTH), "zero-length-axis-raises",
-                              ZERO_LENGTH, ZERO_LENGTH_WHY))
+            cases.append(
+                case(
+                    op,
+                    lambda: st.just(ZERO_LENGTH),
+                    "zero-length-axis-raises",
+                    ZERO_LENGTH,
+                    ZERO_LENGTH_WHY,
+                )
+            )
         else:
             cases.append(case(op))
 
@@ -113,8 +126,15 @@ def _torch_masked(op: str):
 
 
 def _torch_masked_cases() -> list[Case]:
-    def case(op: str, expect=None, example=None, explanation="", domain="", ref_name=None,
-             inputs=_float_domain):
+    def case(
+        op: str,
+        expect=None,
+        example=None,
+        explanation="",
+        domain="",
+        ref_name=None,
+        inputs=_float_domain,
+    ):
         return Case(
             operation=f"masked_{ref_name or op}",
             api=f"torch.masked.{op}",
@@ -133,26 +153,47 @@ def _torch_masked_cases() -> list[Case]:
     return [
         case("sum", domain="float data, one axis"),
         case("mean", domain="float data, one axis"),
-        case("amax", ref_name="max", domain="float data, one axis of length >= 1",
-             inputs=_nonempty_axis),
-        case("amax", "zero-length-axis-raises", ZERO_LENGTH, ZERO_LENGTH_WHY, ref_name="max",
-             inputs=lambda: st.just(ZERO_LENGTH)),
-        case("amin", ref_name="min", domain="float data, one axis of length >= 1",
-             inputs=_nonempty_axis),
-        case("amin", "zero-length-axis-raises", ZERO_LENGTH, ZERO_LENGTH_WHY, ref_name="min",
-             inputs=lambda: st.just(ZERO_LENGTH)),
+        case(
+            "amax",
+            ref_name="max",
+            domain="float data, one axis of length >= 1",
+            inputs=_nonempty_axis,
+        ),
+        case(
+            "amax",
+            "zero-length-axis-raises",
+            ZERO_LENGTH,
+            ZERO_LENGTH_WHY,
+            ref_name="max",
+            inputs=lambda: st.just(ZERO_LENGTH),
+        ),
+        case(
+            "amin",
+            ref_name="min",
+            domain="float data, one axis of length >= 1",
+            inputs=_nonempty_axis,
+        ),
+        case(
+            "amin",
+            "zero-length-axis-raises",
+            ZERO_LENGTH,
+            ZERO_LENGTH_WHY,
+            ref_name="min",
+            inputs=lambda: st.just(ZERO_LENGTH),
+        ),
         case("logsumexp", domain="float data, one axis"),
         case("prod", domain="float data, one axis"),
         case(
-            "softmax", expect="fully-masked-row-is-nan",
+            "softmax",
+            expect="fully-masked-row-is-nan",
             example=dict(x=np.array([[0.0]]), mask=np.array([[False]]), axis=1),
             explanation="a slice with no valid element gives NaN everywhere; the reference's "
             "default empty='zeros' gives 0 (empty='nan' matches torch.masked).",
         ),
         case(
-            "var", expect="unbiased-by-default",
-            example=dict(x=np.array([0.0, 1.0], dtype=f64), mask=np.array([True, True]),
-                         axis=0),
+            "var",
+            expect="unbiased-by-default",
+            example=dict(x=np.array([0.0, 1.0], dtype=f64), mask=np.array([True, True]), axis=0),
             explanation="torch.masked.var divides by n - 1 by default (unbiased); the "
             "reference's default is ddof=0, as NumPy.",
         ),
@@ -195,8 +236,17 @@ def _keras_layer(name: str, **kwargs):
 
 
 def _keras_pooling_cases() -> list[Case]:
-    def case(api, reference, candidate, expect=None, inputs=_pooling_domain, example=None,
-             explanation="", domain="", operation="masked_mean"):
+    def case(
+        api,
+        reference,
+        candidate,
+        expect=None,
+        inputs=_pooling_domain,
+        example=None,
+        explanation="",
+        domain="",
+        operation="masked_mean",
+    ):
         return Case(
             operation=operation,
             api=api,
@@ -232,8 +282,7 @@ def _keras_pooling_cases() -> list[Case]:
         case(
             "keras.layers.Softmax",
             lambda i: ref.masked_softmax(i["x"], i["mask"], axis=1),
-            lambda i: _keras_layer("Softmax", axis=1)(dict(x=i["x"],
-                                                            mask=i["mask"][..., None])),
+            lambda i: _keras_layer("Softmax", axis=1)(dict(x=i["x"], mask=i["mask"][..., None])),
             operation="masked_softmax",
             domain="softmax over T of (B, T, D) logits in [-4, 4]; fully masked rows give 0",
         ),
@@ -243,8 +292,9 @@ def _keras_pooling_cases() -> list[Case]:
             lambda i: _keras_layer("Softmax")(i),
             expect="valid-logits-below-minus-1e9-lose-their-weight",
             operation="masked_softmax",
-            inputs=lambda: st.just(dict(x=np.array([[-2e9, 0.0]], f32),
-                                        mask=np.array([[True, False]]))),
+            inputs=lambda: st.just(
+                dict(x=np.array([[-2e9, 0.0]], f32), mask=np.array([[True, False]]))
+            ),
             example=dict(x=np.array([[-2e9, 0.0]], f32), mask=np.array([[True, False]])),
             explanation="masked logits are replaced by -1e9, not removed: a valid logit below "
             "-1e9 loses to the masked slot, which is then zeroed, so the row sums to 0.",
@@ -261,8 +311,12 @@ def _minus_inf_softmax(framework: str):
             return keras.ops.softmax(x, axis=-1)
         import torch
 
-        return torch.softmax(torch.from_numpy(inputs["x"]).masked_fill(
-            ~torch.from_numpy(inputs["mask"]), float("-inf")), dim=-1)
+        return torch.softmax(
+            torch.from_numpy(inputs["x"]).masked_fill(
+                ~torch.from_numpy(inputs["mask"]), float("-inf")
+            ),
+            dim=-1,
+        )
 
     return call
 
@@ -283,8 +337,16 @@ def _logits(draw, min_valid: int = 1) -> Inputs:
 
 
 def _softmax_idiom_cases() -> list[Case]:
-    def case(api, candidate, requires, expect=None, inputs=_logits, example=None,
-             explanation="", domain=""):
+    def case(
+        api,
+        candidate,
+        requires,
+        expect=None,
+        inputs=_logits,
+        example=None,
+        explanation="",
+        domain="",
+    ):
         return Case(
             operation="masked_softmax",
             api=api,
@@ -300,17 +362,41 @@ def _softmax_idiom_cases() -> list[Case]:
         )
 
     fully_masked = dict(x=np.array([[0.0]], np.float32), mask=np.array([[False]]))
-    nan_row = ("a fully masked row is softmax of all -inf: NaN everywhere; the reference's "
-               "default empty='zeros' gives 0 (empty='nan' matches).")
+    nan_row = (
+        "a fully masked row is softmax of all -inf: NaN everywhere; the reference's "
+        "default empty='zeros' gives 0 (empty='nan' matches)."
+    )
     return [
-        case("keras.ops.softmax(where(mask, x, -inf))", _minus_inf_softmax("keras"), ("keras",),
-             domain="rows with at least one valid logit"),
-        case("keras.ops.softmax(where(mask, x, -inf))", _minus_inf_softmax("keras"), ("keras",),
-             "fully-masked-row-is-nan", lambda: _logits(0), fully_masked, nan_row),
-        case("torch.softmax(x.masked_fill(~mask, -inf))", _minus_inf_softmax("torch"),
-             ("torch",), domain="rows with at least one valid logit"),
-        case("torch.softmax(x.masked_fill(~mask, -inf))", _minus_inf_softmax("torch"),
-             ("torch",), "fully-masked-row-is-nan", lambda: _logits(0), fully_masked, nan_row),
+        case(
+            "keras.ops.softmax(where(mask, x, -inf))",
+            _minus_inf_softmax("keras"),
+            ("keras",),
+            domain="rows with at least one valid logit",
+        ),
+        case(
+            "keras.ops.softmax(where(mask, x, -inf))",
+            _minus_inf_softmax("keras"),
+            ("keras",),
+            "fully-masked-row-is-nan",
+            lambda: _logits(0),
+            fully_masked,
+            nan_row,
+        ),
+        case(
+            "torch.softmax(x.masked_fill(~mask, -inf))",
+            _minus_inf_softmax("torch"),
+            ("torch",),
+            domain="rows with at least one valid logit",
+        ),
+        case(
+            "torch.softmax(x.masked_fill(~mask, -inf))",
+            _minus_inf_softmax("torch"),
+            ("torch",),
+            "fully-masked-row-is-nan",
+            lambda: _logits(0),
+            fully_masked,
+            nan_row,
+        ),
     ]
 
 
@@ -329,8 +415,9 @@ def _idiom_cases() -> list[Case]:
             reference=lambda i: ref.masked_mean(i["x"], i["mask"], axis=1),
             candidate=_multiply_by_mask,
             expect="nan-under-the-mask-leaks",
-            example=dict(x=np.array([[[1.0], [np.nan]]], np.float32),
-                         mask=np.array([[True, False]])),
+            example=dict(
+                x=np.array([[[1.0], [np.nan]]], np.float32), mask=np.array([[True, False]])
+            ),
             explanation="0 * NaN and 0 * inf are NaN, so one NaN or inf in a padded slot "
             "poisons the whole row; the reference replaces masked values before summing.",
             tolerances=FLOAT_TOLERANCES,

@@ -82,8 +82,11 @@ def sequence_mask_inputs(draw) -> Inputs:
     lens = draw(
         rarely(
             rs.lengths(),
-            hnp.arrays(np.int64, hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
-                       elements=st.integers(-2, 6)),
+            hnp.arrays(
+                np.int64,
+                hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+                elements=st.integers(-2, 6),
+            ),
         )
     )
     return dict(lengths=lens, maxlen=draw(maxlens), padding=draw(sides))
@@ -142,8 +145,17 @@ FLOAT_TOLERANCES = {
 ATTENTION_TOLERANCES = dict(FLOAT_TOLERANCES, float16=(2e-2, 2e-2))
 
 REDUCTIONS = (
-    "masked_sum", "masked_mean", "masked_max", "masked_min", "masked_prod", "masked_var",
-    "masked_std", "masked_logsumexp", "masked_count", "masked_any", "masked_all",
+    "masked_sum",
+    "masked_mean",
+    "masked_max",
+    "masked_min",
+    "masked_prod",
+    "masked_var",
+    "masked_std",
+    "masked_logsumexp",
+    "masked_count",
+    "masked_any",
+    "masked_all",
 )
 ARG_REDUCTIONS = ("masked_argmax", "masked_argmin")
 SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")
@@ -177,9 +189,11 @@ def masked_tensor(draw, *, special: bool = False) -> tuple[np.ndarray, np.ndarra
 
 
 def axes_for(ndim: int) -> st.SearchStrategy:
-    valid = st.none() | st.integers(-ndim, ndim - 1) | st.lists(
-        st.integers(0, ndim - 1), unique=True, max_size=ndim
-    ).map(tuple)
+    valid = (
+        st.none()
+        | st.integers(-ndim, ndim - 1)
+        | st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).map(tuple)
+    )
     return rarely(valid, st.sampled_from([ndim, (0, 0), 1.5]))
 
 
@@ -189,8 +203,12 @@ def empty_values(name: str, dtype: np.dtype) -> st.SearchStrategy:
         value = st.booleans()
     elif name in ("masked_count", "masked_argmax", "masked_argmin"):
         value = st.integers(-3, 3)
-    elif dtype.kind == "f" or name in ("masked_mean", "masked_var", "masked_std",
-                                       "masked_logsumexp"):
+    elif dtype.kind == "f" or name in (
+        "masked_mean",
+        "masked_var",
+        "masked_std",
+        "masked_logsumexp",
+    ):
         value = st.sampled_from([0.0, -1.0, float("nan")])
     else:
         value = st.integers(-3, 3)
@@ -203,8 +221,9 @@ def reduction_inputs(name: str):
         x, mask = draw(masked_tensor(special=True))
         inputs = dict(x=x, mask=mask, axis=draw(axes_for(x.ndim)), keepdims=draw(st.booleans()))
         if name in ARG_REDUCTIONS:
-            inputs["axis"] = draw(rarely(st.none() | st.integers(-x.ndim, x.ndim - 1),
-                                         st.just((0,))))
+            inputs["axis"] = draw(
+                rarely(st.none() | st.integers(-x.ndim, x.ndim - 1), st.just((0,)))
+            )
         if name in ("masked_var", "masked_std"):
             inputs["ddof"] = draw(rarely(st.just(0), st.integers(1, 2)))
         empty = draw(empty_values(name, x.dtype))
@@ -225,8 +244,9 @@ def scan_inputs(name: str):
         if name == "masked_cumsum":
             empty = draw(empty_values(name, x.dtype))
         elif name == "masked_softmax":
-            empty = draw(rarely(st.none() | st.sampled_from(["zeros", "nan", "uniform"]),
-                                st.just("ones")))
+            empty = draw(
+                rarely(st.none() | st.sampled_from(["zeros", "nan", "uniform"]), st.just("ones"))
+            )
         else:
             empty = draw(st.none() | st.sampled_from(["-inf", "nan", "uniform"]))
         if empty is not None:
@@ -282,10 +302,12 @@ def convert_mask_inputs(draw) -> Inputs:
             inputs["mask"] = mask.astype(draw(st.sampled_from(["bool", "int64", "float32"])))
     elif damage == 7:
         inputs[draw(st.sampled_from(["source", "target"]))] = draw(
-            st.sampled_from(["Keep", "torch", "bool", ""]))
+            st.sampled_from(["Keep", "torch", "bool", ""])
+        )
     if draw(st.integers(0, 3)) == 0:
-        inputs["dtype"] = draw(st.sampled_from(["bool", "int32", "int64", "float16", "float32",
-                                                "float64"]))
+        inputs["dtype"] = draw(
+            st.sampled_from(["bool", "int32", "int64", "float16", "float32", "float64"])
+        )
     if draw(st.integers(0, 7)) == 7:
         inputs["threshold"] = draw(st.sampled_from([-0.5, -1e9, 0.0, 1.0]))
     return inputs
@@ -326,8 +348,9 @@ def attention_mask_inputs(draw) -> Inputs:
         inputs["key_mask"] = draw(rs.masks((batch, lk)))
     if draw(st.integers(0, 2)) == 0:
         ids = draw(segment_ids(batch, lq))
-        inputs["segment_ids"] = ids if lq == lk and draw(st.booleans()) else (
-            ids, draw(segment_ids(batch, lk)))
+        inputs["segment_ids"] = (
+            ids if lq == lk and draw(st.booleans()) else (ids, draw(segment_ids(batch, lk)))
+        )
     if not inputs or draw(st.integers(0, 3)) == 0:
         inputs["query_len"] = lq
         if draw(st.booleans()):
@@ -352,8 +375,13 @@ def segment_mask_inputs(draw) -> Inputs:
 
 @st.composite
 def segment_ids_from_lengths_inputs(draw) -> Inputs:
-    lengths = draw(hnp.arrays(np.int64, (draw(st.integers(0, 3)), draw(st.integers(0, 3))),
-                              elements=rarely(st.integers(0, 3), st.just(-1))))
+    lengths = draw(
+        hnp.arrays(
+            np.int64,
+            (draw(st.integers(0, 3)), draw(st.integers(0, 3))),
+            elements=rarely(st.integers(0, 3), st.just(-1)),
+        )
+    )
     total = int(lengths.sum(axis=1).max()) if lengths.size else 0
     seqlen = draw(rarely(st.integers(total, total + 3), st.integers(0, max(total - 1, 0))))
     return dict(lengths_per_row=lengths, seqlen=seqlen)
@@ -373,8 +401,9 @@ def attention_inputs(draw, values: bool = True) -> Inputs:
     elif damage == 14 and inputs["mask"] is not None:
         inputs["mask"] = inputs["mask"].astype(np.int64)
     elif damage == 13:
-        inputs["key"] = inputs["key"].astype(np.float64 if inputs["key"].dtype != np.float64
-                                             else np.float32)
+        inputs["key"] = inputs["key"].astype(
+            np.float64 if inputs["key"].dtype != np.float64 else np.float32
+        )
     elif damage == 12:
         inputs["window"] = 0
     return inputs
@@ -402,8 +431,7 @@ OPERATIONS = [
     Operation("apply_mask", apply_mask_inputs, tensors=("x", "mask")),
     Operation("expand_mask", masked_data_inputs, tensors=("x", "mask")),
     *(
-        Operation(name, reduction_inputs(name), tensors=("x", "mask"),
-                  tolerances=FLOAT_TOLERANCES)
+        Operation(name, reduction_inputs(name), tensors=("x", "mask"), tolerances=FLOAT_TOLERANCES)
         for name in REDUCTIONS + ARG_REDUCTIONS
     ),
     *(
@@ -413,16 +441,27 @@ OPERATIONS = [
     Operation("convert_mask", convert_mask_inputs, tensors=("mask",)),
     Operation("mask_convention", mask_convention_inputs),
     Operation("causal_mask", causal_mask_inputs),
-    Operation("attention_mask", attention_mask_inputs,
-              tensors=("query_mask", "key_mask", "segment_ids")),
-    Operation("segment_mask", segment_mask_inputs,
-              tensors=("query_segment_ids", "key_segment_ids")),
-    Operation("segment_ids_from_lengths", segment_ids_from_lengths_inputs,
-              tensors=("lengths_per_row",)),
-    Operation("attention_weights", lambda: attention_inputs(values=False),
-              tensors=("query", "key", "mask"), tolerances=ATTENTION_TOLERANCES),
-    Operation("scaled_dot_product_attention", attention_inputs,
-              tensors=("query", "key", "value", "mask"), tolerances=ATTENTION_TOLERANCES),
+    Operation(
+        "attention_mask", attention_mask_inputs, tensors=("query_mask", "key_mask", "segment_ids")
+    ),
+    Operation(
+        "segment_mask", segment_mask_inputs, tensors=("query_segment_ids", "key_segment_ids")
+    ),
+    Operation(
+        "segment_ids_from_lengths", segment_ids_from_lengths_inputs, tensors=("lengths_per_row",)
+    ),
+    Operation(
+        "attention_weights",
+        lambda: attention_inputs(values=False),
+        tensors=("query", "key", "mask"),
+        tolerances=ATTENTION_TOLERANCES,
+    ),
+    Operation(
+        "scaled_dot_product_attention",
+        attention_inputs,
+        tensors=("query", "key", "value", "mask"),
+        tolerances=ATTENTION_TOLERANCES,
+    ),
 ]
 
 

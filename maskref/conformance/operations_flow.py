@@ -41,15 +41,16 @@ def concatenate_inputs(draw) -> Inputs:
         features = 2 if time_axis else draw(st.integers(0, 3))
         shapes.append((batch, length, features))
         masks.append(draw(st.none() | rs.masks((batch, length))))
-    return dict(masks=masks, shapes=shapes, axis=1 if time_axis else draw(st.sampled_from([-1,
-                                                                                           2])))
+    return dict(masks=masks, shapes=shapes, axis=1 if time_axis else draw(st.sampled_from([-1, 2])))
 
 
 @st.composite
 def flow_mask_inputs(draw) -> Inputs:
     kinds = ["propagate", "keep", "consume", "destroy", "attention", "recurrent"]
-    inputs: Inputs = dict(kind=draw(rarely(st.sampled_from(kinds), st.just("merge"))),
-                          mask=draw(st.none() | rs.masks((2, draw(st.integers(0, 4))))))
+    inputs: Inputs = dict(
+        kind=draw(rarely(st.sampled_from(kinds), st.just("merge"))),
+        mask=draw(st.none() | rs.masks((2, draw(st.integers(0, 4))))),
+    )
     if draw(st.booleans()):
         inputs["return_sequences"] = draw(st.booleans())
     return inputs
@@ -69,8 +70,18 @@ def merge_values_inputs(draw) -> Inputs:
     dtype = draw(rs.dtypes())
     shape = (draw(st.integers(0, 3)), draw(st.integers(0, 4)), draw(st.integers(1, 2)))
     count = 2 if op == "subtract" else draw(st.integers(1, 3))
-    xs = [draw(hnp.arrays(dtype, shape, elements=st.integers(-3, 3) if dtype.kind in "iu"
-                          and dtype.kind != "u" else rs.elements(dtype))) for _ in range(count)]
+    xs = [
+        draw(
+            hnp.arrays(
+                dtype,
+                shape,
+                elements=st.integers(-3, 3)
+                if dtype.kind in "iu" and dtype.kind != "u"
+                else rs.elements(dtype),
+            )
+        )
+        for _ in range(count)
+    ]
     masks = [draw(st.none() | rs.masks(shape[:2])) for _ in range(count)]
     return dict(op=op, xs=xs, masks=masks)
 
@@ -81,6 +92,7 @@ FLOW_OPERATIONS = [
     Operation("concatenate_masks", concatenate_inputs, tensors=("masks",)),
     Operation("flow_mask", flow_mask_inputs, tensors=("mask",)),
     Operation("masking_values", masking_inputs, tensors=("x",), tolerances=FLOAT_TOLERANCES),
-    Operation("merge_values", merge_values_inputs, tensors=("xs", "masks"),
-              tolerances=FLOAT_TOLERANCES),
+    Operation(
+        "merge_values", merge_values_inputs, tensors=("xs", "masks"), tolerances=FLOAT_TOLERANCES
+    ),
 ]

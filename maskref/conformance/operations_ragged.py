@@ -18,8 +18,12 @@ def padded_inputs(draw, *, wrong_mask: bool = True) -> Inputs:
     """``x (B, T, ...)`` of any dtype with a ``(B, T)`` mask (pre, post, holes)."""
     x, mask = draw(rs.padded_batches())
     if wrong_mask and draw(st.integers(0, 9)) == 9:
-        mask = draw(rarely(hnp.arrays(np.bool_, (mask.shape[0] + 1,) + mask.shape[1:]),
-                           st.just(mask.astype(np.int64))))
+        mask = draw(
+            rarely(
+                hnp.arrays(np.bool_, (mask.shape[0] + 1,) + mask.shape[1:]),
+                st.just(mask.astype(np.int64)),
+            )
+        )
     return dict(x=x, mask=mask)
 
 
@@ -32,9 +36,14 @@ def padded_from_ragged_inputs(draw) -> Inputs:
     if draw(st.integers(0, 9)) == 9 and splits.size > 1:  # splits that do not fit values
         splits = splits.copy()
         splits[-1] += 1
-    return dict(values=values, row_splits=splits, maxlen=draw(maxlens),
-                padding=draw(sides), truncating=draw(sides),
-                value=draw(rarely(rs.elements(dtype), st.just(float("nan")))))
+    return dict(
+        values=values,
+        row_splits=splits,
+        maxlen=draw(maxlens),
+        padding=draw(sides),
+        truncating=draw(sides),
+        value=draw(rarely(rs.elements(dtype), st.just(float("nan")))),
+    )
 
 
 def lengths_inputs() -> st.SearchStrategy[Inputs]:
@@ -45,8 +54,9 @@ def lengths_inputs() -> st.SearchStrategy[Inputs]:
 @st.composite
 def row_splits_inputs(draw) -> Inputs:
     splits = ragged.row_splits_from_lengths(draw(rs.lengths()))
-    broken = st.sampled_from([np.array([1, 2]), np.array([0, 2, 1]), np.zeros(0, np.int64),
-                              np.array([0.0, 1.0])])
+    broken = st.sampled_from(
+        [np.array([1, 2]), np.array([0, 2, 1]), np.zeros(0, np.int64), np.array([0.0, 1.0])]
+    )
     return dict(row_splits=draw(rarely(st.just(splits), broken)))
 
 
@@ -56,8 +66,9 @@ def batch_with_lengths(draw, *, min_length: int = 0) -> tuple[np.ndarray, np.nda
     longest = int(lens.max()) if lens.size else 0
     steps = draw(st.integers(longest, longest + 2))
     dtype = draw(rs.dtypes())
-    x = draw(hnp.arrays(dtype, (lens.size, steps) + draw(rs.inner_shapes()),
-                        elements=rs.elements(dtype)))
+    x = draw(
+        hnp.arrays(dtype, (lens.size, steps) + draw(rs.inner_shapes()), elements=rs.elements(dtype))
+    )
     return x, np.maximum(lens, min_length) if lens.size else lens
 
 
@@ -80,8 +91,9 @@ def unpack_inputs(draw) -> Inputs:
     longest = int(lens.max()) if lens.size else 0
     inputs: Inputs = dict(packed=packed)
     if draw(st.booleans()):
-        inputs["total_length"] = draw(rarely(st.integers(longest, longest + 2),
-                                             st.integers(0, max(longest - 1, 0))))
+        inputs["total_length"] = draw(
+            rarely(st.integers(longest, longest + 2), st.integers(0, max(longest - 1, 0)))
+        )
     if draw(st.booleans()):
         inputs["padding_value"] = draw(rarely(rs.elements(x.dtype), st.just(0.5)))
     return inputs
@@ -109,8 +121,9 @@ def reverse_inputs(draw) -> Inputs:
 @st.composite
 def positions_inputs(draw) -> Inputs:
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5))
-    inputs: Inputs = dict(mask=draw(rs.masks(shape) if len(shape) > 1
-                                    else hnp.arrays(np.bool_, shape)))
+    inputs: Inputs = dict(
+        mask=draw(rs.masks(shape) if len(shape) > 1 else hnp.arrays(np.bool_, shape))
+    )
     if draw(st.booleans()):
         inputs["start"] = draw(rarely(st.integers(0, 3), st.just(1.5)))
     if draw(st.booleans()):

@@ -40,8 +40,10 @@ def check_maxlen(maxlen: object, name: str = "maxlen") -> int | None:
         # 0-d integer tensors from a framework also pass through int().
         dtype = getattr(maxlen, "dtype", "")
         dtype_name = getattr(dtype, "name", None) or str(dtype)
-        if hasattr(maxlen, "shape") and tuple(maxlen.shape) == () and _is_integer_dtype_name(
-            dtype_name
+        if (
+            hasattr(maxlen, "shape")
+            and tuple(maxlen.shape) == ()
+            and _is_integer_dtype_name(dtype_name)
         ):
             maxlen = int(maxlen)
         else:
@@ -103,9 +105,7 @@ def check_mask_shape(
 def check_min_rank(shape: tuple, min_rank: int, name: str) -> None:
     """Raise ``ValueError`` if ``shape`` has fewer than ``min_rank`` axes."""
     if len(shape) < min_rank:
-        raise ValueError(
-            f"{name} must have at least {min_rank} axis(es), got shape {tuple(shape)}"
-        )
+        raise ValueError(f"{name} must have at least {min_rank} axis(es), got shape {tuple(shape)}")
 
 
 def check_rank(shape: tuple, rank: int, name: str) -> None:
@@ -126,8 +126,10 @@ def check_scalar(value: object, name: str) -> None:
         return
     dtype = getattr(value, "dtype", None)
     kind = getattr(dtype, "kind", None)
-    numeric = kind in ("b", "i", "u", "f") if kind else any(
-        word in str(dtype) for word in ("bool", "int", "float")
+    numeric = (
+        kind in ("b", "i", "u", "f")
+        if kind
+        else any(word in str(dtype) for word in ("bool", "int", "float"))
     )
     if hasattr(value, "shape") and tuple(value.shape) == () and numeric:
         return
@@ -180,3 +182,114 @@ def check_choice_or_value(name: str, value: object, choices: Sequence[str]) -> o
     if isinstance(value, str):
         return check_choice(name, value, choices)
     return value
+
+
+# --- arguments of every kind: data, flags, integers, lengths, sizes ---------------------------
+
+
+def check_data(x: object, name: str) -> None:
+    """Raise ``TypeError`` if ``x`` is None (data is expected: an array, a tensor or a list)."""
+    if x is None:
+        raise TypeError(f"{name} must be an array, a tensor or a list, got None")
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` as a Python bool: a ``bool`` or a NumPy ``bool_``; anything else
+    (``1``, ``"yes"``, ``None``) is a ``TypeError`` naming the argument.
+
+    >>> check_flag(True, "keepdims")
+    True
+    """
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+        return bool(value)
+    raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+
+
+def _is_integer_scalar(value: object) -> bool:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or not hasattr(value, "shape") or tuple(value.shape) != ():
+        return False
+    return _is_integer_dtype_name(getattr(dtype, "name", None) or str(dtype))
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    """``value`` as a Python int: an ``int``, a NumPy integer or a 0-d integer tensor.
+
+    Bools, floats, strings and None are a ``TypeError``; a value below ``minimum``
+    is a ``ValueError``. Both name the argument.
+
+    >>> check_int(3, "ddof", minimum=0)
+    3
+    """
+    if not _is_integer_scalar(value):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    number = int(value)  # type: ignore[call-overload]
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+#: The largest length (and sum of lengths) maskref accepts: what int64 holds.
+INT64_MAX = 2**63 - 1
+
+
+def lengths_range_error(name: str, value: object) -> ValueError:
+    """The error for a length below 0 or above what int64 holds."""
+    return ValueError(
+        f"{name} must hold integers from 0 to 2**63 - 1 (what int64 holds), got {value}"
+    )
+
+
+def check_lengths_dtype(
+    dtype_name: str, shape: tuple, name: str = "lengths", rank: int | None = 1
+) -> None:
+    """Static checks of a lengths argument: an integer dtype (bool and float are a
+    ``TypeError``) and, where ``rank`` is given, that many axes (``ValueError``).
+
+    An empty batch of lengths (shape ``(0,)``; a list ``[]`` reads as float64 and
+    is accepted as empty) is valid everywhere and gives empty results.
+    """
+    if not _is_integer_dtype_name(dtype_name) and not (
+        0 in tuple(shape) and dtype_name.rsplit(".", 1)[-1] == "float64"
+    ):
+        raise TypeError(f"{name} must have an integer dtype, got {dtype_name}")
+    if rank is not None:
+        check_rank(tuple(shape), rank, name)
+
+
+def available_memory() -> int:
+    """The machine's physical memory in bytes (a generous bound on one allocation)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no bound
+        return 2**63 - 1
+
+
+def check_nbytes(shape: Sequence[int], itemsize: int, name: str, value: object) -> None:
+    """Refuse a result of ``shape`` that could not be allocated, before trying.
+
+    ``ValueError`` naming the argument that sets the size, its value and the
+    size in bytes, when the result needs more than the machine's memory.
+    Computed with Python integers, so nothing wraps around.
+
+    >>> check_nbytes((2**40,), 1, "maxlen", 2**40)
+    Traceback (most recent call last):
+    ...
+    ValueError: maxlen=1099511627776 asks for a result of shape (1099511627776,): ...
+    """
+    total = itemsize
+    for n in shape:
+        total *= int(n)
+    if total > available_memory():
+        raise ValueError(
+            f"{name}={value} asks for a result of shape {tuple(int(n) for n in shape)}: "
+            f"{total} bytes, more than this machine's memory ({available_memory()} bytes)"
+        )

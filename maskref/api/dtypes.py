@@ -58,7 +58,7 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
         raise TypeError(f"{name}={dtype!r} is not a dtype maskref understands") from None
 
 
-def _lossy(name: str, value: object, dtype: np.dtype, why: str) -> ValueError:
+def lossy_cast_error(name: str, value: object, dtype: np.dtype, why: str) -> ValueError:
     return ValueError(f"{name}: {value!r} cannot be cast to {dtype} without loss: {why}")
 
 
@@ -86,7 +86,9 @@ def cast_array(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
         out = arr.astype(dtype)
         if arr.size and (out != arr).any():
             bad = out != arr
-            raise _lossy(name, _first(arr, bad), dtype, "the string is wider than the dtype")
+            raise lossy_cast_error(
+                name, _first(arr, bad), dtype, "the string is wider than the dtype"
+            )
         return out
     if src.kind in "USO":
         if src.kind == "O":
@@ -99,12 +101,14 @@ def cast_array(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
         raise ValueError(f"{name} holds {src} values; they cannot be cast to {dtype}")
     if src.kind == "c":
         if arr.size and (arr.imag != 0).any():
-            raise _lossy(name, _first(arr, arr.imag != 0), dtype, "it has an imaginary part")
+            raise lossy_cast_error(
+                name, _first(arr, arr.imag != 0), dtype, "it has an imaginary part"
+            )
         return cast_array(arr.real, dtype, name)
     if dtype.kind == "b":
         bad = (arr != 0) & (arr != 1)
         if bad.any():
-            raise _lossy(name, _first(arr, bad), dtype, "only 0 and 1 are booleans")
+            raise lossy_cast_error(name, _first(arr, bad), dtype, "only 0 and 1 are booleans")
         return arr.astype(dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
@@ -121,7 +125,7 @@ def cast_array(arr: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
         else:  # bool
             return arr.astype(dtype)
         if bad.any():
-            raise _lossy(name, _first(arr, bad), dtype, "it is not an integer in range")
+            raise lossy_cast_error(name, _first(arr, bad), dtype, "it is not an integer in range")
         return arr.astype(dtype)
     # float (or complex) target: rounding is the documented, accepted loss.
     return arr.astype(dtype)
