@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskref.api.checks import check_data
+from maskref.api.checks import INT64_MAX, check_data
+from maskref.api.checks import check_maxlen as check_maxlen  # the adapter's, as is
 
 
 def asarray(x: object, name: str, like: object = None) -> np.ndarray:
@@ -30,3 +31,35 @@ def shape_of(x: object) -> tuple[int, ...]:
 def dtype_name(x: np.ndarray) -> str:
     """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``)."""
     return str(x.dtype)
+
+
+def all(x: np.ndarray) -> bool:
+    """True when every element is true (a Python bool)."""
+    return bool(np.all(x))
+
+
+def in_int64(t: np.ndarray) -> np.ndarray:
+    """Per element: an integer from 0 to ``2**63 - 1`` (what int64 holds)."""
+    if t.dtype.kind == "u":
+        return t <= INT64_MAX if t.dtype.itemsize == 8 else np.ones(t.shape, bool)
+    return t >= 0
+
+
+def numpy(t: np.ndarray) -> np.ndarray:
+    """The values as a NumPy array (for error messages)."""
+    return np.asarray(t)
+
+
+def is_tensor(x: object) -> bool:
+    """True for the backend's own array type (NumPy arrays are plain data here)."""
+    return False
+
+
+def is_symbolic(x: object) -> bool:
+    """True for a value that cannot be read while tracing (never, in NumPy)."""
+    return False
+
+
+def longest(lengths: np.ndarray) -> int:
+    """``max(lengths)``, 0 for no lengths, as a Python int (lengths already checked)."""
+    return int(lengths.max()) if lengths.size else 0

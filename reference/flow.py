@@ -33,9 +33,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+import reference as _public  # the public functions (bound at package import)
 from maskref.api.checks import check_choice, check_mask_dtype, normalize_single_axis
-
-from .masks import apply_mask, mask_from_value
 
 __all__ = [
     "concatenate_masks",
@@ -205,7 +204,7 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
 def masking_values(x: object, mask_value: object = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(values, mask)`` of ``Masking(mask_value)``: masked steps zeroed, and the mask.
 
-    Rule: ``mask = mask_from_value(x, mask_value)`` (a step is masked when all
+    Rule: ``mask = _public.mask_from_value(x, mask_value)`` (a step is masked when all
     its features equal ``mask_value``) and ``values = where(mask, x, 0)``, as
     Keras 3's ``Masking`` computes them.
 
@@ -213,8 +212,8 @@ def masking_values(x: object, mask_value: object = 0.0) -> tuple[np.ndarray, np.
     (array([[[1.],
             [0.]]]), array([[ True, False]]))
     """
-    mask = mask_from_value(x, mask_value)
-    return apply_mask(x, mask), mask
+    mask = _public.mask_from_value(x, mask_value)
+    return _public.apply_mask(x, mask), mask
 
 
 def _fold(op: Callable, xs: list[np.ndarray]) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from maskref.api.checks import check_data
+from maskref.api.checks import check_maxlen as _check_maxlen
 from maskref.api.dtypes import cast_scalar, lossy_cast_error
 from maskref.api.dtypes import resolve_dtype as _reference_resolve_dtype
 
@@ -305,11 +306,77 @@ def asarray(x: object, name: str, like: object = None) -> tf.Tensor:
     return as_tensor(x, name)
 
 
-def shape_of(x: tf.Tensor) -> tuple[int | None, ...]:
-    """The static shape (``None`` for sizes unknown while tracing)."""
-    return static_shape(x, "x")
+def shape_of(x: object) -> tuple[int | None, ...]:
+    """The static shape of a tensor (``None`` for sizes unknown while tracing), or the shape
+    of what ``np.asarray`` would make of ``x``."""
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return static_shape(tf.convert_to_tensor(x), "x")
+    if isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
+        raise TypeError(f"x must be a dense tensor, array or list, got a {type(x).__name__}")
+    return tuple(np.shape(x))
 
 
 def dtype_name(x: tf.Tensor) -> str:
     """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``)."""
     return x.dtype.name
+
+
+def all(x: tf.Tensor) -> tf.Tensor:
+    """A boolean scalar: every element is true (symbolic inside ``tf.function``)."""
+    return tf.reduce_all(x)
+
+
+def in_int64(t: tf.Tensor) -> tf.Tensor:
+    """Per element: an integer from 0 to ``2**63 - 1`` (what int64 holds)."""
+    if t.dtype == tf.uint64:
+        return t <= tf.constant(2**63 - 1, tf.uint64)
+    if t.dtype.is_unsigned or t.dtype == tf.bool:
+        return tf.ones_like(t, dtype=tf.bool)
+    return t >= tf.zeros([], t.dtype)
+
+
+def numpy(t: tf.Tensor) -> np.ndarray:
+    """The values as a NumPy array (eager only; for error messages)."""
+    return t.numpy()
+
+
+def check_maxlen(maxlen: object, name: str = "maxlen") -> int | tf.Tensor | None:
+    """:func:`maskref.api.checks.check_maxlen`, plus integer scalar tensors: an eager one is
+    read as its value, a symbolic one (inside ``tf.function``) is cast to int64 and checked
+    by an assertion."""
+    if isinstance(maxlen, (tf.Tensor, tf.Variable)):
+        if maxlen.shape.rank != 0 or not maxlen.dtype.is_integer:
+            raise TypeError(
+                f"{name} must be None or a non-negative int, got {maxlen!r} "
+                f"of type {type(maxlen).__name__}"
+            )
+        if eager():
+            return _check_maxlen(int(maxlen), name)
+        from ._backend import require as hook
+
+        maxlen = tf.cast(maxlen, tf.int64)
+        hook(
+            maxlen >= 0,
+            lambda: ValueError(f"{name} must be non-negative"),
+            f"{name} must be non-negative",
+        )
+        return maxlen
+    return _check_maxlen(maxlen, name)
+
+
+def is_tensor(x: object) -> bool:
+    """True for a ``tf.Tensor`` or ``tf.Variable``."""
+    return isinstance(x, (tf.Tensor, tf.Variable))
+
+
+def is_symbolic(x: object) -> bool:
+    """True for a tensor inside ``tf.function``, whose value is unknown while tracing."""
+    return is_tensor(x) and not eager()
+
+
+def longest(lengths: tf.Tensor) -> int | tf.Tensor:
+    """``max(lengths)``, 0 for no lengths: a Python int in eager mode (lengths already
+    checked to fit in int64)."""
+    flat = tf.concat([tf.reshape(tf.cast(lengths, tf.int64), [-1]), tf.zeros([1], tf.int64)], 0)
+    top = tf.reduce_max(flat)
+    return int(top) if eager() else top

@@ -39,6 +39,7 @@ from maskref.api.checks import (
     check_rank,
     negative_lengths_error,
 )
+from maskref.api.masks import as_mask as _as_mask
 from reference.attention import (
     ALIGNS,
     ATTENTION_EMPTY,
@@ -54,8 +55,8 @@ from reference.attention import (
     check_window,
 )
 
+from ._backend import BACKEND
 from ._convert import as_tensor, eager, python_errors, require, static_shape, with_checks
-from .masks import as_mask
 
 __all__ = [
     "attention_mask",
@@ -154,7 +155,7 @@ def _rows(mask: object, name: str) -> tf.Tensor | None:
     """Mirrors ``reference.attention._as_rows``: a ``(B, L)`` boolean mask, or None."""
     if mask is None:
         return None
-    t = as_mask(mask, name)
+    t = _as_mask(BACKEND, mask, name)
     check_rank(static_shape(t, name), 2, name)
     return t
 
@@ -482,7 +483,7 @@ def _attention_parts(
     if mask is None:
         m = tf.ones([1] * n, tf.bool)
     else:
-        m = as_mask(mask, "mask")
+        m = _as_mask(BACKEND, mask, "mask")
         _mask_shape(static_shape(m, "mask"), full)  # the reference's shape check
         if m.shape.rank == 2:  # (L, S): broadcast over every batch axis
             m = m[(tf.newaxis,) * (n - 2)]

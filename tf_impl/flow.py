@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import tf_impl as _public  # the public functions (bound at package import)
 from maskref.api.checks import (
     check_choice,
     check_mask_dtype,
@@ -34,7 +35,6 @@ from reference.flow import KERAS_LAYER_KINDS, check_merge_dtype
 from reference.flow import MERGE_OPS as _REFERENCE_MERGE_OPS
 
 from ._convert import as_tensor, python_errors, static_shape
-from .masks import apply_mask, mask_from_value
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 
 __all__ = [
@@ -215,7 +215,7 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
 def masking_values(x: object, mask_value: object = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
     """Mirrors ``reference.masking_values`` (rule stated there): ``Masking``'s values and mask.
 
-    ``mask = mask_from_value(x, mask_value)`` and ``values = where(mask, x, 0)``,
+    ``mask = _public.mask_from_value(x, mask_value)`` and ``values = where(mask, x, 0)``,
     so an inf or NaN masked step gives 0 and the gradient there is exactly 0.
     ``keras.layers.Masking`` in Keras 3.15 also zeroes with ``where`` (tested).
 
@@ -223,8 +223,8 @@ def masking_values(x: object, mask_value: object = 0.0) -> tuple[tf.Tensor, tf.T
     >>> values.numpy().ravel(), mask.numpy()
     (array([1., 0.], dtype=float32), array([[ True, False]]))
     """
-    mask = mask_from_value(x, mask_value)
-    return apply_mask(x, mask), mask
+    mask = _public.mask_from_value(x, mask_value)
+    return _public.apply_mask(x, mask), mask
 
 
 def _fold(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: list[tf.Tensor]) -> tf.Tensor:

@@ -1,9 +1,7 @@
-"""Boolean masks in TensorFlow: from lengths, values and ids; applying and expanding them.
+"""Mask kernels in TensorFlow (rules and checks: the front ends, :mod:`maskref.api.masks`).
 
-Mirrors :mod:`reference.masks` (the rules are stated there). Masks are
-``tf.bool`` tensors, ``True`` = valid, whose shape is a leading prefix of the
-data's shape. Python arguments are validated by the reference's own helpers
-(:mod:`reference._checks`), so the errors are the reference's.
+Every kernel works inside ``tf.function`` and under XLA; sizes unknown while
+tracing are read from the tensors' dynamic shapes.
 """
 
 from __future__ import annotations
@@ -13,98 +11,26 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from maskref.api.checks import (
-    PADDING_SIDES,
-    check_choice,
-    check_integer_dtype,
-    check_mask_dtype,
-    check_mask_shape,
-    check_min_rank,
-    check_scalar,
-)
-
-from ._convert import (
-    as_tensor,
-    cast_fill,
-    eager,
-    np_dtype,
-    python_errors,
-    require,
-    static_shape,
-    with_checks,
-)
-from .padding import _maxlen
-
-__all__ = [
-    "apply_mask",
-    "expand_mask",
-    "lengths_from_mask",
-    "mask_from_ids",
-    "mask_from_value",
-    "sequence_mask",
-]
+from ._backend import require
+from ._convert import cast_fill, np_dtype
 
 
-def as_mask(mask: object, name: str = "mask") -> tf.Tensor:
-    """Mirrors ``reference.masks.as_mask``: ``mask`` as a tensor; non-bool is a ``TypeError``.
-
-    >>> as_mask([True, False]).dtype
-    tf.bool
-    """
-    t = as_tensor(mask, name)
-    check_mask_dtype(t.dtype.name, name)
-    return t
-
-
-@python_errors
-def sequence_mask(lengths: object, maxlen: int | None = None, padding: str = "post") -> tf.Tensor:
-    """Mirrors ``reference.sequence_mask`` (rule stated there): a mask from per-row lengths.
-
-    Unlike ``tf.sequence_mask``, float lengths are a ``TypeError`` and negative
-    ones a ``ValueError`` (an assertion inside ``tf.function``), and
-    ``padding="pre"`` puts the valid steps last. ``lengths``: integer tensor,
-    array or list of any shape; the result is ``tf.bool`` of shape
-    ``lengths.shape + (maxlen,)``. ``maxlen`` may be an integer scalar tensor
-    in graph mode.
+def sequence_mask(lengths: tf.Tensor, maxlen: int | tf.Tensor, padding: str) -> tf.Tensor:
+    """Unlike ``tf.sequence_mask``, float lengths are a ``TypeError`` and negative ones a
+    ``ValueError`` (an assertion inside ``tf.function``), and ``padding="pre"`` puts the
+    valid steps last. ``maxlen`` may be an integer scalar tensor in graph mode.
 
     >>> sequence_mask(tf.constant([1, 2]), maxlen=3, padding="pre").numpy()
     array([[False, False,  True],
            [False,  True,  True]])
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    maxlen, checks = _maxlen(maxlen)
-    lengths = as_tensor(lengths, "lengths")
-    check_integer_dtype(lengths.dtype.name, "lengths")
-    lengths = tf.cast(lengths, tf.int64)
-    flat = tf.concat([tf.reshape(lengths, [-1]), tf.zeros([1], tf.int64)], 0)
-    lowest = tf.reduce_min(flat)
-    checks += require(
-        lowest >= 0,
-        lambda: ValueError(f"lengths must be non-negative, got {int(lowest)}"),
-        "lengths must be non-negative",
-    )
-    lengths = with_checks(lengths, checks)  # graph mode: assert before use
-    if maxlen is None:
-        maxlen = tf.reduce_max(flat)
-        maxlen = int(maxlen) if eager() else maxlen
     width = tf.cast(maxlen, tf.int64)
+    lengths = tf.cast(lengths, tf.int64)[..., None]
     steps = tf.range(width, dtype=tf.int64)
-    lengths = lengths[..., None]
     return steps < lengths if padding == "post" else steps >= width - lengths
 
 
-@python_errors
-def lengths_from_mask(mask: object) -> tf.Tensor:
-    """Mirrors ``reference.lengths_from_mask`` (rule stated there): valid steps per row.
-
-    ``mask``: a ``tf.bool`` tensor (or bool array/list) with at least one axis;
-    returns ``tf.int64`` of shape ``mask.shape[:-1]``. Holes count.
-
-    >>> lengths_from_mask(tf.constant([[True, True, False], [False, False, False]])).numpy()
-    array([2, 0])
-    """
-    mask = as_mask(mask)
-    check_min_rank(static_shape(mask, "mask"), 1, "mask")
+def lengths_from_mask(mask: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(mask, tf.int64), axis=-1)
 
 
@@ -167,113 +93,61 @@ def _not_equal_symbolic(x: tf.Tensor, value: tf.Tensor) -> tf.Tensor:
     return differs
 
 
-@python_errors
-def mask_from_value(x: object, mask_value: object = 0.0) -> tf.Tensor:
-    """Mirrors ``reference.mask_from_value`` (rule stated there): the ``Masking`` layer's mask.
-
-    ``mask = any(x != mask_value, axis=-1)``, compared with NumPy's promotion
-    rules; ``mask_value=NaN`` masks the steps whose features are all NaN
-    (Keras's ``Masking(NaN)`` masks nothing). ``x``: a numeric or bool tensor,
-    array or list with at least one axis; the result is ``tf.bool`` with one
-    axis less. ``mask_value`` may be a scalar tensor, also inside ``tf.function``.
-
-    >>> mask_from_value(tf.constant([[[1.0, 2.0], [0.0, 0.0]]])).numpy()
-    array([[ True, False]])
-    """
-    x = as_tensor(x, "x")
-    check_min_rank(static_shape(x, "x"), 1, "x")
-    check_scalar(mask_value, "mask_value")
-    if not (x.dtype.is_bool or x.dtype.is_integer or x.dtype.is_floating):
-        raise TypeError(f"x must hold numbers or bools, got dtype {x.dtype.name}")
-    if isinstance(mask_value, (tf.Tensor, tf.Variable)) and not eager():
+def mask_from_value(x: tf.Tensor, mask_value: object) -> tf.Tensor:
+    """Compared with NumPy's promotion rules; ``mask_value`` may be a scalar tensor, also
+    inside ``tf.function``."""
+    if isinstance(mask_value, (tf.Tensor, tf.Variable)):
         differs = _not_equal_symbolic(x, tf.convert_to_tensor(mask_value))
-    elif _is_nan(mask_value):
-        differs = _nan_differs(x)
+    elif isinstance(mask_value, np.ndarray) and mask_value.ndim == 1:
+        columns = [_differs(x[..., i], v[()]) for i, v in enumerate(mask_value)]
+        differs = tf.stack(columns, -1) if columns else tf.zeros_like(x, dtype=tf.bool)
     else:
-        differs = _not_equal(x, mask_value)
+        differs = _differs(x, mask_value)
     return tf.reduce_any(differs, axis=-1)
 
 
-@python_errors
-def mask_from_ids(ids: object, pad_id: int = 0) -> tf.Tensor:
-    """Mirrors ``reference.mask_from_ids`` (rule stated there): ``ids != pad_id``.
+def _differs(x: tf.Tensor, value: object) -> tf.Tensor:
+    return _nan_differs(x) if _is_nan(value) else _not_equal(x, value)
 
-    ``ids``: an integer tensor, array or list (float ids are a ``TypeError``);
-    ``pad_id``: a Python or NumPy int (one outside the ids' dtype range masks
-    nothing). Returns ``tf.bool`` of ``ids``'s shape; works in ``tf.function``.
 
-    >>> mask_from_ids(tf.constant([[5, 3, 0, 0]])).numpy()
-    array([[ True,  True, False, False]])
-    """
-    ids = as_tensor(ids, "ids")
-    check_integer_dtype(ids.dtype.name, "ids")
-    if isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer)):
-        raise TypeError(f"pad_id must be an int, got {pad_id!r}")
-    pad = int(pad_id)
-    if not ids.dtype.min <= pad <= ids.dtype.max:
+def mask_from_ids(ids: tf.Tensor, pad_id: int) -> tf.Tensor:
+    """A ``pad_id`` outside the ids' dtype range masks nothing; works in ``tf.function``."""
+    if not ids.dtype.min <= pad_id <= ids.dtype.max:
         return tf.ones_like(ids, dtype=tf.bool)
-    return tf.not_equal(ids, tf.constant(pad, ids.dtype))
+    return tf.not_equal(ids, tf.constant(pad_id, ids.dtype))
 
 
-def _shape_of(x: object) -> tuple[tuple[int | None, ...], tf.Tensor | None]:
-    """Static shape of ``x`` (tensor, array or list) and its dynamic shape if a tensor."""
-    if isinstance(x, (tf.Tensor, tf.Variable)):
-        return static_shape(tf.convert_to_tensor(x), "x"), tf.shape(x)
-    if isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
-        raise TypeError(f"x must be a dense tensor, array or list, got a {type(x).__name__}")
-    return tuple(np.shape(x)), None
-
-
-@python_errors
-def expand_mask(mask: object, x: object) -> tf.Tensor:
-    """Mirrors ``reference.expand_mask`` (rule stated there): ``mask`` broadcast to ``x``'s shape.
-
-    ``mask``: ``tf.bool`` whose shape is a leading prefix of ``x``'s
-    (``ValueError`` otherwise; ``TypeError`` for a non-bool mask). ``x``: a
-    tensor, array or list (only its shape is read). Inside ``tf.function``,
-    sizes unknown at trace time are checked by an assertion.
+def expand_mask(mask: tf.Tensor, x: object, shape: tuple[int | None, ...]) -> tf.Tensor:
+    """Inside ``tf.function``, sizes unknown at trace time are checked by an assertion.
 
     >>> expand_mask(tf.constant([[True, False]]), tf.zeros((1, 2, 3))).shape
     TensorShape([1, 2, 3])
     """
-    mask = as_mask(mask)
-    mask_shape = static_shape(mask, "mask")
-    shape, dynamic = _shape_of(x)
-    check_mask_shape(mask_shape, shape)
-    checks: list = []
-    extra = len(shape) - len(mask_shape)
-    if dynamic is None:
+    rank = len(mask.shape)
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        dynamic = tf.shape(x)
+        if None in mask.shape or None in shape[:rank]:
+            require(
+                tf.reduce_all(tf.equal(tf.shape(mask), dynamic[:rank])),
+                lambda: ValueError(f"mask shape must be a leading prefix of x shape {shape}"),
+                "mask shape must be a leading prefix of x shape",
+            )
+    else:
         dynamic = tf.constant(shape, tf.int32)
-    elif None in mask_shape or None in shape[: len(mask_shape)]:
-        same = tf.reduce_all(tf.equal(tf.shape(mask), dynamic[: len(mask_shape)]))
-        checks = require(
-            same,
-            lambda: ValueError(f"mask shape must be a leading prefix of x shape {shape}"),
-            "mask shape must be a leading prefix of x shape",
-        )
-    mask = with_checks(mask, checks)  # graph mode: assert before broadcasting
-    keep = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([extra], tf.int32)], 0))
+    keep = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([len(shape) - rank], tf.int32)], 0))
     keep = tf.broadcast_to(keep, dynamic)
     keep.set_shape(shape)
     return keep
 
 
-@python_errors
-def apply_mask(x: object, mask: object, fill: object = 0) -> tf.Tensor:
-    """Mirrors ``reference.apply_mask`` (rule stated there): masked steps replaced by ``fill``.
-
-    ``tf.where(expand_mask(mask, x), x, fill)``, never a multiplication: NaN
-    and inf at masked steps never reach the result, and the gradient with
-    respect to ``x`` is exactly 0 there (finite everywhere). ``fill`` is cast
-    to ``x``'s dtype by the lossless-cast rule (``NaN`` into integer data is a
-    ``ValueError``). ``x``: tensor, array or list (``tf.string`` data takes a
-    string ``fill``); the result is a tensor of ``x``'s dtype.
+def apply_mask(x: tf.Tensor, mask: tf.Tensor, fill: object) -> tf.Tensor:
+    """``tf.where``, never a multiplication: NaN and inf at masked steps never reach the
+    result, and the gradient with respect to ``x`` is exactly 0 there (finite everywhere).
+    ``tf.string`` data take a string ``fill``.
 
     >>> apply_mask(tf.constant([[1.0, np.nan], [3.0, 4.0]]), [True, False]).numpy()
     array([[ 1., nan],
            [ 0.,  0.]], dtype=float32)
     """
-    x = as_tensor(x, "x")
-    keep = expand_mask(mask, x)
-    value = cast_fill(fill, x.dtype, "fill", allow_string=True)
-    return tf.where(keep, x, value)
+    keep = expand_mask(mask, x, tuple(x.shape.as_list()))
+    return tf.where(keep, x, cast_fill(fill, x.dtype, "fill", allow_string=True))

@@ -42,8 +42,10 @@ from maskref.api.checks import (
     normalize_axis,
     normalize_single_axis,
 )
+from maskref.api.masks import as_mask as _as_mask
 from reference.reductions import LOG_SOFTMAX_EMPTY, SOFTMAX_EMPTY
 
+from ._backend import BACKEND
 from ._convert import (
     as_tensor,
     cast_fill,
@@ -54,7 +56,6 @@ from ._convert import (
     static_shape,
     with_checks,
 )
-from .masks import as_mask
 
 __all__ = [
     "masked_all",
@@ -101,10 +102,10 @@ def _broadcast(x: object, mask: object) -> _Data:
     except TypeError:  # data TensorFlow cannot hold: the mask is checked first, as there
         shape = tuple(np.shape(x)) if not isinstance(x, tf.RaggedTensor) else None
         if shape is not None:
-            check_mask_shape(static_shape(as_mask(mask), "mask"), shape)
+            check_mask_shape(static_shape(_as_mask(BACKEND, mask), "mask"), shape)
         raise
     shape = static_shape(xt, "x")
-    mask = as_mask(mask)
+    mask = _as_mask(BACKEND, mask)
     mask_shape = static_shape(mask, "mask")
     check_mask_shape(mask_shape, shape)
     k = len(mask_shape)

@@ -16,6 +16,7 @@ import torch
 
 from maskref.api import dtypes as ref_dtypes
 from maskref.api.checks import check_data
+from maskref.api.checks import check_maxlen as check_maxlen  # the adapter's, as is
 
 ArrayOrTensor = np.ndarray | torch.Tensor
 
@@ -221,15 +222,57 @@ def scalar_value(value: Any) -> Any:
 
 
 def asarray(x: object, name: str, like: object = None) -> torch.Tensor:
-    """``x`` as a tensor (:func:`to_torch`), on ``like``'s device when ``like`` is a tensor
-    and ``x`` is not; ``None`` is a ``TypeError`` naming ``name``."""
+    """``x`` as a tensor (:func:`to_torch`); ``None`` is a ``TypeError`` naming ``name``.
+
+    ``like``: a tensor (or a device) whose device a non-tensor ``x`` is put on; a tensor
+    ``x`` is returned as is, wherever it lives.
+    """
     check_data(x, name)
-    device = (
-        like.device if isinstance(like, torch.Tensor) and not isinstance(x, torch.Tensor) else None
-    )
-    return to_torch(x, name, device)
+    if isinstance(like, torch.Tensor):
+        like = like.device
+    if isinstance(x, torch.Tensor) or not isinstance(like, (torch.device, str)):
+        return to_torch(x, name)
+    return to_torch(x, name, like)
 
 
 def shape_of(x: object) -> tuple[int, ...]:
     """The shape of a tensor, or of what ``np.asarray`` would make of ``x``."""
     return tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(np.shape(x))
+
+
+def all(x: torch.Tensor) -> bool:
+    """True when every element is true (a Python bool)."""
+    return bool(torch.all(x))
+
+
+def in_int64(t: torch.Tensor) -> torch.Tensor:
+    """Per element: an integer from 0 to ``2**63 - 1`` (what int64 holds)."""
+    if t.dtype == torch.uint64:  # few uint64 kernels: the sign bit of the int64 view
+        return t.view(torch.int64) >= 0
+    if t.dtype in (torch.uint8, torch.uint16, torch.uint32, torch.bool):
+        return torch.ones(t.shape, dtype=torch.bool, device=t.device)
+    return t >= 0
+
+
+def numpy(t: torch.Tensor) -> np.ndarray:
+    """The values as a NumPy array (for error messages)."""
+    return numpy_of(t)
+
+
+def is_tensor(x: object) -> bool:
+    """True for a ``torch.Tensor``."""
+    return isinstance(x, torch.Tensor)
+
+
+def is_symbolic(x: object) -> bool:
+    """True for a value that cannot be read while tracing; torch reads every tensor."""
+    return False
+
+
+def longest(lengths: torch.Tensor) -> int:
+    """``max(lengths)``, 0 for no lengths, as a Python int (lengths already checked)."""
+    if not lengths.numel():
+        return 0
+    if lengths.dtype == torch.uint64:
+        lengths = lengths.view(torch.int64)  # checked to fit in int64
+    return int(lengths.max())

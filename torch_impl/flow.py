@@ -50,11 +50,13 @@ import numpy as np
 import torch
 from torch import nn
 
+import torch_impl as _public  # the public functions (bound at package import)
 from maskref.api.checks import check_choice, check_mask_shape, normalize_single_axis
+from maskref.api.masks import as_mask as _as_mask
 from reference.flow import KERAS_LAYER_KINDS, MERGE_OPS, RULES, check_merge_dtype
 
+from ._backend import BACKEND
 from ._convert import numpy_dtype, to_torch, torch_dtype
-from .masks import apply_mask, as_mask, mask_from_ids, mask_from_value
 
 __all__ = [
     "KERAS_LAYER_KINDS",
@@ -93,7 +95,10 @@ def _masks(masks: Sequence[object], same_shape: bool = True) -> list[Mask]:
     if isinstance(masks, (np.ndarray, torch.Tensor)) or not isinstance(masks, (list, tuple)):
         raise TypeError(f"masks must be a list of masks or None, got {type(masks).__name__}")
     device = next((m.device for m in masks if isinstance(m, torch.Tensor)), None)
-    out = [None if m is None else as_mask(m, f"masks[{i}]", device) for i, m in enumerate(masks)]
+    out = [
+        None if m is None else _as_mask(BACKEND, m, f"masks[{i}]", device)
+        for i, m in enumerate(masks)
+    ]
     shapes = {tuple(m.shape) for m in out if m is not None}
     if same_shape and len(shapes) > 1:
         raise ValueError(f"masks must share one shape, got {sorted(shapes)}")
@@ -202,7 +207,7 @@ def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mas
         "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
     )
     if mask is not None:
-        mask = as_mask(mask)
+        mask = _as_mask(BACKEND, mask)
     if kind == "recurrent":
         kind = "keep" if return_sequences else "consume"
     return RULES[kind](mask)
@@ -212,7 +217,7 @@ def masking_values(x: object, mask_value: object = 0.0) -> tuple[torch.Tensor, t
     """``(values, mask)`` of ``Masking(mask_value)``: masked steps zeroed, and the mask.
 
     Mirrors :func:`reference.flow.masking_values` (the rule is stated there):
-    ``mask = mask_from_value(x, mask_value)``, ``values = where(mask, x, 0)``.
+    ``mask = _public.mask_from_value(x, mask_value)``, ``values = where(mask, x, 0)``.
     Unlike Keras (which multiplies), inf or NaN at a masked step gives 0, and
     the gradient there is exactly 0.
 
@@ -220,8 +225,8 @@ def masking_values(x: object, mask_value: object = 0.0) -> tuple[torch.Tensor, t
     (tensor([[[1.],
              [0.]]]), tensor([[ True, False]]))
     """
-    mask = mask_from_value(x, mask_value)
-    return apply_mask(x, mask), mask
+    mask = _public.mask_from_value(x, mask_value)
+    return _public.apply_mask(x, mask), mask
 
 
 @functools.cache
@@ -479,7 +484,7 @@ class MaskedSequential(nn.Sequential):
     def forward(self, x: object, mask: Mask = None) -> tuple[object, Mask]:
         """Run the stack on ``x``; ``mask`` is a ``torch.bool`` tensor (prefix of x's shape)."""
         if mask is not None:
-            mask = as_mask(mask)
+            mask = _as_mask(BACKEND, mask)
             if isinstance(x, torch.Tensor):
                 check_mask_shape(tuple(mask.shape), tuple(x.shape))
         for module in self:
@@ -545,7 +550,7 @@ class Masking(MaskedModule):
         return f"mask_value={self.mask_value!r}"
 
     def forward(self, x: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(where(mask, x, 0), mask)`` with ``mask = mask_from_value(x, mask_value)``."""
+        """``(where(mask, x, 0), mask)`` with ``mask = _public.mask_from_value(x, mask_value)``."""
         return masking_values(x, self.mask_value)
 
 
@@ -578,7 +583,7 @@ class Embedding(nn.Embedding):
     def forward(self, input: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, Mask]:
         """``(embeddings, ids != 0)`` (mask None unless ``mask_zero``)."""
         out = super().forward(input)
-        return out, mask_from_ids(input) if self.mask_zero else None
+        return out, _public.mask_from_ids(input) if self.mask_zero else None
 
 
 # --- merges -------------------------------------------------------------------------------

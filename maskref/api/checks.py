@@ -71,7 +71,8 @@ def check_mask_dtype(dtype_name: str, name: str = "mask") -> None:
     if dtype_name.rsplit(".", 1)[-1] != "bool":
         raise TypeError(
             f"{name} must be a boolean mask (True = valid), got dtype {dtype_name}; "
-            f"convert an integer 0/1 mask with `{name} != 0` (or `.astype(bool)`)"
+            f"convert an integer 0/1 mask with `{name} != 0`, another convention with "
+            f"convert_mask(...)"
         )
 
 
@@ -293,3 +294,12 @@ def check_nbytes(shape: Sequence[int], itemsize: int, name: str, value: object) 
             f"{name}={value} asks for a result of shape {tuple(int(n) for n in shape)}: "
             f"{total} bytes, more than this machine's memory ({available_memory()} bytes)"
         )
+
+
+def check_numeric(dtype_name: str, name: str = "x") -> None:
+    """Raise ``TypeError`` unless the dtype holds numbers or bools (not complex, strings or
+    objects)."""
+    base = dtype_name.rsplit(".", 1)[-1].strip("<>' ")
+    if base == "bool" or _is_integer_dtype_name(base) or base.startswith(("float", "bfloat")):
+        return
+    raise TypeError(f"{name} must hold numbers or bools, got dtype {dtype_name}")
