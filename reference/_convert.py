@@ -12,6 +12,7 @@ import numpy as np
 
 from maskref.api.checks import INT64_MAX, check_data
 from maskref.api.checks import check_maxlen as check_maxlen  # the adapter's, as is
+from maskref.api.dtypes import dtype_label
 
 
 def asarray(x: object, name: str, like: object = None) -> np.ndarray:
@@ -29,8 +30,9 @@ def shape_of(x: object) -> tuple[int, ...]:
 
 
 def dtype_name(x: np.ndarray) -> str:
-    """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``)."""
-    return str(x.dtype)
+    """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``,
+    ``"str"``: :func:`maskref.api.dtypes.dtype_label`)."""
+    return dtype_label(x.dtype)
 
 
 def all(x: np.ndarray) -> bool:
@@ -63,3 +65,13 @@ def is_symbolic(x: object) -> bool:
 def longest(lengths: np.ndarray) -> int:
     """``max(lengths)``, 0 for no lengths, as a Python int (lengths already checked)."""
     return int(lengths.max()) if lengths.size else 0
+
+
+def int64(t: np.ndarray) -> np.ndarray:
+    """An integer array as int64 (its values already checked to fit; no copy when it is)."""
+    return np.asarray(t).astype(np.int64, copy=False)
+
+
+def dim(x: np.ndarray, axis: int) -> int:
+    """The size of ``axis`` (a Python int)."""
+    return int(np.shape(x)[axis])

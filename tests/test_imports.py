@@ -37,7 +37,7 @@ def test_backend_exports_exactly_the_table(name):
     assert sorted(backend.__all__) == public_names(name)
     for public in backend.__all__:
         assert hasattr(backend, public), public
-    assert backend.BACKEND == name
+    assert name == backend.BACKEND
 
 
 @pytest.mark.parametrize("name", BACKENDS)

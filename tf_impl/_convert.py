@@ -317,8 +317,9 @@ def shape_of(x: object) -> tuple[int | None, ...]:
 
 
 def dtype_name(x: tf.Tensor) -> str:
-    """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``)."""
-    return x.dtype.name
+    """The dtype's name as :mod:`maskref.api.checks` reads it (``"int64"``, ``"bool"``;
+    ``tf.string`` is ``"str"``, as the reference names string data)."""
+    return "str" if x.dtype == tf.string else x.dtype.name
 
 
 def all(x: tf.Tensor) -> tf.Tensor:
@@ -380,3 +381,15 @@ def longest(lengths: tf.Tensor) -> int | tf.Tensor:
     flat = tf.concat([tf.reshape(tf.cast(lengths, tf.int64), [-1]), tf.zeros([1], tf.int64)], 0)
     top = tf.reduce_max(flat)
     return int(top) if eager() else top
+
+
+def int64(t: tf.Tensor) -> tf.Tensor:
+    """An integer tensor as int64 (its values already checked to fit)."""
+    return tf.cast(t, tf.int64)
+
+
+def dim(x: tf.Tensor, axis: int) -> int | tf.Tensor:
+    """The size of ``axis``: a Python int when known statically, else (inside
+    ``tf.function``) a 0-d int64 tensor."""
+    size = x.shape[axis]
+    return int(size) if size is not None else tf.shape(x, out_type=tf.int64)[axis]

@@ -64,6 +64,8 @@ def strings_unsupported(subject: str) -> TypeError:
 def dtype_name(x: ArrayOrTensor | torch.dtype | np.dtype) -> str:
     """The dtype's name as :mod:`reference._checks` expects it: ``"int64"``, ``"bool"``."""
     dtype = x if isinstance(x, (torch.dtype, np.dtype)) else x.dtype
+    if isinstance(dtype, np.dtype):
+        return ref_dtypes.dtype_label(dtype)
     return str(dtype).replace("torch.", "")
 
 
@@ -225,9 +227,15 @@ def asarray(x: object, name: str, like: object = None) -> torch.Tensor:
     """``x`` as a tensor (:func:`to_torch`); ``None`` is a ``TypeError`` naming ``name``.
 
     ``like``: a tensor (or a device) whose device a non-tensor ``x`` is put on; a tensor
-    ``x`` is returned as is, wherever it lives.
+    ``x`` is returned as is, wherever it lives. String and object data stay NumPy arrays
+    (torch cannot hold them): the front end's dtype checks then give the reference's
+    errors, and a kernel that receives one raises :func:`strings_unsupported`.
     """
     check_data(x, name)
+    if not isinstance(x, torch.Tensor):
+        arr = np.asarray(x)
+        if arr.dtype.kind in "OUSV":  # left as NumPy: the front end's dtype checks name it
+            return arr
     if isinstance(like, torch.Tensor):
         like = like.device
     if isinstance(x, torch.Tensor) or not isinstance(like, (torch.device, str)):
@@ -276,3 +284,15 @@ def longest(lengths: torch.Tensor) -> int:
     if lengths.dtype == torch.uint64:
         lengths = lengths.view(torch.int64)  # checked to fit in int64
     return int(lengths.max())
+
+
+def int64(t: torch.Tensor) -> torch.Tensor:
+    """An integer tensor as int64 (its values already checked to fit; uint64 is viewed)."""
+    if t.dtype == torch.uint64:
+        return t.view(torch.int64)
+    return t.to(torch.int64)
+
+
+def dim(x: torch.Tensor, axis: int) -> int:
+    """The size of ``axis`` (a Python int)."""
+    return int(x.shape[axis])

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import torch
 
-from ._convert import cast_fill, dtype_name, numpy_dtype, to_torch
+from ._convert import cast_fill, dtype_name, numpy_dtype, strings_unsupported, to_torch
 
 
 def sequence_mask(lengths: torch.Tensor, maxlen: int, padding: str) -> torch.Tensor:
@@ -109,5 +109,7 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: object) -> torch.Tenso
     tensor([[1., nan],
             [0., 0.]])
     """
+    if not isinstance(x, torch.Tensor):
+        raise strings_unsupported(f"x has dtype {x.dtype}")
     keep = mask.to(x.device).reshape(tuple(mask.shape) + (1,) * (x.ndim - mask.ndim))
     return torch.where(keep, x, cast_fill(fill, x.dtype, "fill"))

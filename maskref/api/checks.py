@@ -243,7 +243,7 @@ INT64_MAX = 2**63 - 1
 def lengths_range_error(name: str, value: object) -> ValueError:
     """The error for a length below 0 or above what int64 holds."""
     return ValueError(
-        f"{name} must hold integers from 0 to 2**63 - 1 (what int64 holds), got {value}"
+        f"{name} must hold non-negative integers that int64 can hold (0 to 2**63 - 1), got {value}"
     )
 
 

@@ -36,7 +36,7 @@ def check_lengths(B: Backend, lengths: Array, name: str = "lengths") -> Array:
         bad = (values < 0) | (values > INT64_MAX)
         return lengths_range_error(name, _first(values, bad) if bad.any() else "?")
 
-    B.require(ok, error, f"{name} must hold integers from 0 to 2**63 - 1")
+    B.require(ok, error, f"{name} must hold non-negative integers up to 2**63 - 1")
     return lengths
 
 

@@ -1,0 +1,297 @@
+"""The bad-input matrix: every public function x every kind of bad argument.
+
+For each function a valid base call is attacked one argument at a time with
+what a careless or hurried caller passes: None, a wrong type, a bool for an
+int, a float for an int, a string, a negative number, a uint64 at or above
+2**63, a size beyond memory, a wrong rank. Every backend must raise the
+expected class, with the same message as the reference, and the message must
+name the argument. NumPy scalar types (``np.int64(2)``, ``np.True_``) must be
+accepted where the Python type is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from conftest import BACKENDS, FRAMEWORK, require
+
+F32 = np.float32
+X = np.arange(6, dtype=F32).reshape(2, 3)
+M = np.array([[True, True, False], [True, False, False]])
+LEN = np.array([2, 1])
+Q = np.ones((2, 3, 4), F32)  # (B, L, E)
+ATT = np.ones((2, 3, 3), bool)
+HUGE = 2**40  # a size whose result cannot fit in memory
+U64 = np.uint64(2**63)
+
+
+@dataclass(frozen=True)
+class Attack:
+    label: str
+    value: object
+    error: type[Exception] | None  # None: must be accepted
+
+
+NONE = Attack("None", None, TypeError)
+DATA = [NONE]
+MASK = [
+    NONE,
+    Attack("int 0/1 mask", M.astype(np.int64), TypeError),
+    Attack("mask of another shape", np.ones((3, 2), bool), ValueError),
+]
+LENGTHS = [
+    NONE,
+    Attack("float lengths", np.array([2.0, 1.5]), TypeError),
+    Attack("bool lengths", np.array([True, False]), TypeError),
+    Attack("negative length", np.array([2, -1]), ValueError),
+    Attack("uint64 >= 2**63", np.array([2, 2**63], np.uint64), ValueError),
+    Attack("string", "ab", TypeError),
+]
+RANK1 = [Attack("lengths of rank 2", np.array([[2, 1]]), ValueError)]
+
+
+def sizes(*, optional: bool = False, beyond_memory: bool = True, minimum: int = 0) -> list:
+    """Attacks on an integer argument that sets a size."""
+    out = [
+        Attack("bool for int", True, TypeError),
+        Attack("float for int", 1.5, TypeError),
+        Attack("string", "2", TypeError),
+        Attack("NumPy int", np.int64(2), None),
+        Attack("uint64 >= 2**63", U64, ValueError),
+    ]
+    if minimum >= 0:
+        out.append(Attack("negative", -1, ValueError))
+    if beyond_memory:
+        out.append(Attack("beyond memory", HUGE, ValueError))
+    if not optional:
+        out.append(NONE)
+    return out
+
+
+FLAG = [
+    Attack("int for bool", 1, TypeError),
+    Attack("string for bool", "no", TypeError),
+    NONE,
+    Attack("NumPy bool", np.True_, None),
+]
+AXIS = [
+    Attack("bool axis", True, TypeError),
+    Attack("float axis", 1.0, TypeError),
+    Attack("string axis", "1", TypeError),
+    Attack("axis out of range", 5, ValueError),
+    Attack("NumPy int axis", np.int64(1), None),
+]
+
+
+#: Attacks on a string argument with a fixed set of choices (``padding``, ``align``, ...).
+SIDE = [Attack("unknown choice", "sideways", ValueError), Attack("int", 1, ValueError)]
+REDUCE = {"x": DATA, "mask": MASK, "axis": AXIS, "keepdims": FLAG}
+
+#: function -> (base keyword arguments, {argument: attacks}).
+MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
+    "pad_sequences": (
+        dict(sequences=[[1, 2], [3]]),
+        {
+            "sequences": [NONE, Attack("a string row", [[1, "5"]], ValueError)],
+            "maxlen": sizes(optional=True),
+            "padding": SIDE,
+            "truncating": SIDE,
+            "dtype": [Attack("unknown dtype", "int33", TypeError)],
+        },
+    ),
+    "pad_flat": (
+        dict(values=np.arange(3), lengths=LEN),
+        {
+            "values": DATA,
+            "lengths": LENGTHS + RANK1,
+            "maxlen": sizes(optional=True),
+            "padding": SIDE,
+            "truncating": SIDE,
+        },
+    ),
+    "unpad_sequences": (
+        dict(padded=X, lengths=LEN),
+        {"padded": DATA, "lengths": LENGTHS + RANK1, "padding": SIDE},
+    ),
+    "sequence_mask": (
+        dict(lengths=LEN),
+        {"lengths": LENGTHS, "maxlen": sizes(optional=True), "padding": SIDE},
+    ),
+    "lengths_from_mask": (dict(mask=M), {"mask": MASK[:2]}),
+    "mask_from_value": (dict(x=X[..., None]), {"x": DATA}),
+    "mask_from_ids": (
+        dict(ids=LEN),
+        {"ids": DATA + [Attack("float ids", X, TypeError)], "pad_id": sizes()[:3]},
+    ),
+    "expand_mask": (dict(mask=M, x=X), {"mask": MASK, "x": DATA}),
+    "apply_mask": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    **{
+        name: (dict(x=X, mask=M), REDUCE)
+        for name in (
+            "masked_sum",
+            "masked_mean",
+            "masked_max",
+            "masked_min",
+            "masked_prod",
+            "masked_logsumexp",
+            "masked_count",
+            "masked_any",
+            "masked_all",
+            "masked_argmax",
+            "masked_argmin",
+        )
+    },
+    **{
+        name: (dict(x=X, mask=M), {**REDUCE, "ddof": sizes(beyond_memory=False)[:4] + [NONE]})
+        for name in ("masked_var", "masked_std")
+    },
+    **{
+        name: (
+            dict(x=X, mask=M),
+            {"x": DATA, "mask": MASK, "axis": AXIS[:4] + [Attack("tuple axis", (0, 1), TypeError)]},
+        )
+        for name in ("masked_cumsum", "masked_softmax", "masked_log_softmax")
+    },
+    "convert_mask": (
+        dict(mask=M, source="keep", target="drop"),
+        {"mask": [NONE], "source": SIDE, "target": SIDE},
+    ),
+    "mask_convention": (
+        dict(name="keras"),
+        {"name": [NONE, Attack("unknown", "nope", ValueError)]},
+    ),
+    "causal_mask": (
+        dict(query_len=3),
+        {
+            "query_len": sizes(),
+            "key_len": sizes(optional=True),
+            "window": sizes(optional=True, beyond_memory=False),
+            "align": SIDE,
+        },
+    ),
+    "attention_mask": (
+        dict(query_mask=M, key_mask=M),
+        {"query_mask": MASK[1:2], "key_mask": MASK[1:2], "causal": FLAG, "align": SIDE},
+    ),
+    "segment_mask": (dict(query_segment_ids=LEN[None]), {"query_segment_ids": DATA}),
+    "segment_ids_from_lengths": (
+        dict(lengths_per_row=[[2, 1]], seqlen=4),
+        {
+            "lengths_per_row": [
+                NONE,
+                Attack("negative", [[2, -1]], ValueError),
+                Attack("sum beyond int64", [[2**62, 2**62]], ValueError),
+            ],
+            "seqlen": sizes(),
+        },
+    ),
+    "scaled_dot_product_attention": (
+        dict(query=Q, key=Q, value=Q, mask=ATT),
+        {
+            "query": DATA,
+            "key": DATA,
+            "value": DATA,
+            "mask": MASK[1:],
+            "causal": FLAG,
+            "empty": SIDE,
+            "align": SIDE,
+        },
+    ),
+    "attention_weights": (
+        dict(query=Q, key=Q, mask=ATT),
+        {"query": DATA, "key": DATA, "causal": FLAG, "empty": SIDE},
+    ),
+    "row_splits_from_lengths": (dict(lengths=LEN), {"lengths": LENGTHS + RANK1}),
+    "lengths_from_row_splits": (
+        dict(row_splits=np.array([0, 2, 3])),
+        {"row_splits": [NONE, Attack("decreasing", np.array([0, 2, 1]), ValueError)]},
+    ),
+    "ragged_from_padded": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    "padded_from_ragged": (
+        dict(values=np.arange(3), row_splits=np.array([0, 2, 3])),
+        {"values": DATA, "row_splits": [NONE], "maxlen": sizes(optional=True), "padding": SIDE},
+    ),
+    "pack_sequences": (
+        dict(x=X, lengths=LEN),
+        {"x": DATA, "lengths": LENGTHS + RANK1, "enforce_sorted": FLAG},
+    ),
+    "unpad": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    "repad": (
+        dict(values=np.arange(3), indices=np.array([0, 1, 3]), batch=2, seqlen=3),
+        {"values": DATA, "indices": DATA, "batch": sizes(), "seqlen": sizes()},
+    ),
+    "reverse_sequences": (
+        dict(x=X, lengths=LEN),
+        {"x": DATA, "lengths": LENGTHS + RANK1, "padding": SIDE},
+    ),
+    "positions_from_mask": (
+        dict(mask=M),
+        {"mask": MASK[:2], "start": sizes(beyond_memory=False, minimum=-1)},
+    ),
+    "first_valid": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    "last_valid": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    "flow_mask": (dict(kind="propagate", mask=M), {"kind": SIDE, "return_sequences": FLAG}),
+    "masking_values": (dict(x=X[..., None]), {"x": DATA}),
+    "merge_masks": (dict(masks=[M, M]), {"masks": [NONE]}),
+    "merge_masks_strict": (dict(masks=[M, M]), {"masks": [NONE]}),
+    "concatenate_masks": (
+        dict(masks=[M, M], shapes=[(2, 3, 1), (2, 3, 1)]),
+        {"masks": [NONE], "axis": AXIS[:3]},
+    ),
+    "merge_values": (
+        dict(op="add", xs=[X, X], masks=[M, M]),
+        {"op": SIDE, "xs": [NONE], "masks": [NONE]},
+    ),
+}
+
+ROWS = [
+    pytest.param(fn, arg, attack, id=f"{fn}-{arg}-{attack.label}")
+    for fn, (_, attacks) in MATRIX.items()
+    for arg, listed in attacks.items()
+    for attack in listed
+]
+
+
+def _outcome(backend: str, fn: str, kwargs: dict) -> BaseException | None:
+    module = importlib.import_module(backend)
+    try:
+        getattr(module, fn)(**kwargs)
+    except Exception as err:  # every failure is compared
+        return err
+    return None
+
+
+def test_every_public_function_is_in_the_matrix():
+    import reference
+
+    functions = {
+        n
+        for n in reference.__all__
+        if callable(getattr(reference, n)) and not isinstance(getattr(reference, n), type)
+    }
+    assert functions == set(MATRIX)
+
+
+@pytest.mark.parametrize(("fn", "arg", "attack"), ROWS)
+def test_bad_argument(fn: str, arg: str, attack: Attack):
+    base, _ = MATRIX[fn]
+    for backend in BACKENDS:
+        if backend in FRAMEWORK:
+            require(FRAMEWORK[backend])
+        assert _outcome(backend, fn, base) is None, f"{backend}.{fn} refuses the base call"
+    kwargs = {**base, arg: attack.value}
+    outcomes = {b: _outcome(b, fn, kwargs) for b in BACKENDS}
+    expected = outcomes["reference"]
+    for backend, got in outcomes.items():
+        if attack.error is None:
+            assert got is None, f"{backend}.{fn}({arg}={attack.label}) raised {got!r}"
+            continue
+        assert isinstance(got, attack.error) and type(got) in (TypeError, ValueError), (
+            f"{backend}.{fn}({arg}={attack.label}): expected {attack.error.__name__}, got {got!r}"
+        )
+        assert re.search(rf"\b{arg}\b", str(got)), f"{backend}.{fn}: {got} names no {arg!r}"
+        assert str(got) == str(expected), f"{backend}.{fn}: {got} != reference {expected}"
