@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from conftest import require
 
 from maskref import cli, report
 
@@ -19,7 +20,7 @@ def test_report_json_on_the_reference_laws(capsys):
 
 
 def test_report_text_shows_a_divergence_with_its_smallest_input():
-    pytest.importorskip("keras")
+    require("keras")
     out = io.StringIO()
     status = report.report(5, "text", "maxlen-0-truncating-pre", out, progress=False)
     text = out.getvalue()
