@@ -7,19 +7,9 @@ report pick it up from here.
 
 from __future__ import annotations
 
-from . import (
-    invariants,
-    invariants_attention,
-    invariants_ragged,
-    native_attention_keras,
-    native_attention_torch,
-    native_flow_keras,
-    native_masks,
-    native_padding,
-    native_ragged,
-    native_reductions,
-    operations,
-)
+import importlib
+import pkgutil
+
 from .core import Case, Finding, Raised, check_inputs, describe, differences, outcome, probe
 
 __all__ = [
@@ -35,21 +25,36 @@ __all__ = [
 ]
 
 
+#: The registry's modules in report order; any other module of this package that defines
+#: ``cases()`` (a new capability's cases) is picked up after them, in name order.
+ORDER = (
+    "invariants",
+    "invariants_attention",
+    "invariants_ragged",
+    "operations",
+    "native_padding",
+    "native_masks",
+    "native_reductions",
+    "native_attention_torch",
+    "native_attention_keras",
+    "native_ragged",
+    "native_flow_keras",
+)
+
+
+def _modules() -> list[str]:
+    found = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return [*ORDER, *(m for m in found if m not in ORDER)]
+
+
 def all_cases() -> list[Case]:
     """Every registered case: the reference's laws, maskref's backends, the frameworks' APIs."""
-    cases = (
-        invariants.cases()
-        + invariants_attention.cases()
-        + invariants_ragged.cases()
-        + operations.backend_cases()
-        + native_padding.cases()
-        + native_masks.cases()
-        + native_reductions.cases()
-        + native_attention_torch.cases()
-        + native_attention_keras.cases()
-        + native_ragged.cases()
-        + native_flow_keras.cases()
-    )
+    cases: list[Case] = []
+    for name in _modules():
+        module = importlib.import_module(f"{__name__}.{name}")
+        make = getattr(module, "cases", None) or getattr(module, "backend_cases", None)
+        if make is not None:
+            cases += make()
     ids = [c.case_id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
