@@ -22,14 +22,15 @@ import torch  # noqa: E402
 
 import reference as ref  # noqa: E402
 import torch_impl as ti  # noqa: E402
+from maskref.api.exports import SHARED  # noqa: E402
 from maskref.conformance.core import Case, describe, differences  # noqa: E402
 from maskref.conformance.operations import FLOAT_TOLERANCES, reduction_elements  # noqa: E402
 from reference import strategies as rs  # noqa: E402
-from torch_impl import reductions as tr  # noqa: E402
+from torch_impl import _fast_reductions as fr  # noqa: E402
 
 NAN, INF = float("nan"), float("inf")
 SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")
-NAMES = list(tr.__all__)
+NAMES = list(SHARED["reductions"])
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 POOLS = [
     ("MaskedGlobalAveragePooling1D", "masked_mean"),
@@ -188,13 +189,13 @@ def test_fast_path_gradients_are_finite_and_zero_under_the_mask(case):
 def test_fast_paths_are_taken_and_valid_nan_still_propagates(monkeypatch):
     taken = []
     for helper in ("_ValidRowSum", "_BlockExtreme"):
-        original = getattr(tr, helper).apply
+        original = getattr(fr, helper).apply
 
         def spy(*args, _original=original, _helper=helper):
             taken.append(_helper)
             return _original(*args)
 
-        monkeypatch.setattr(getattr(tr, helper), "apply", spy)
+        monkeypatch.setattr(getattr(fr, helper), "apply", spy)
     x, mask = pooled_case(40)  # NaN under the mask: never read by either path
     xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
     for name in ("masked_sum", "masked_mean", "masked_max", "masked_min", "masked_var"):

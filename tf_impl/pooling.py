@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .reductions import masked_max, masked_mean
+import tf_impl as _public  # the public functions, read at call time
 
 
 class _MaskedGlobalPooling1D(keras.layers.Layer):
@@ -58,7 +58,7 @@ class MaskedGlobalAveragePooling1D(_MaskedGlobalPooling1D):
 
     def _pool(self, x, mask):
         empty = float("nan") if self.empty is None else self.empty
-        return masked_mean(x, mask, axis=1, keepdims=self.keepdims, empty=empty)
+        return _public.masked_mean(x, mask, axis=1, keepdims=self.keepdims, empty=empty)
 
 
 @keras.saving.register_keras_serializable(package="maskref")
@@ -74,4 +74,4 @@ class MaskedGlobalMaxPooling1D(_MaskedGlobalPooling1D):
     """
 
     def _pool(self, x, mask):
-        return masked_max(x, mask, axis=1, keepdims=self.keepdims, empty=self.empty)
+        return _public.masked_max(x, mask, axis=1, keepdims=self.keepdims, empty=self.empty)

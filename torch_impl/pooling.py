@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .reductions import masked_max, masked_mean
+import torch_impl as _public  # the public functions, read at call time
 
 __all__ = ["MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"]
 
@@ -64,7 +64,7 @@ class MaskedGlobalAveragePooling1D(_MaskedGlobalPooling1D):
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         empty = float("nan") if self.empty is None else self.empty
-        return masked_mean(x, mask, axis=1, keepdims=self.keepdims, empty=empty)
+        return _public.masked_mean(x, mask, axis=1, keepdims=self.keepdims, empty=empty)
 
 
 class MaskedGlobalMaxPooling1D(_MaskedGlobalPooling1D):
@@ -79,4 +79,4 @@ class MaskedGlobalMaxPooling1D(_MaskedGlobalPooling1D):
     """
 
     def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return masked_max(x, mask, axis=1, keepdims=self.keepdims, empty=self.empty)
+        return _public.masked_max(x, mask, axis=1, keepdims=self.keepdims, empty=self.empty)
