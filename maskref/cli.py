@@ -23,6 +23,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _backends(text: str) -> list[str]:
+    from .keras_backends import KERAS_BACKENDS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in KERAS_BACKENDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown Keras backend(s) {', '.join(unknown)}; choose from "
+            + ", ".join(KERAS_BACKENDS)
+        )
+    return names
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="maskref",
@@ -52,6 +65,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="show progress on stderr (default: when stderr is a terminal)",
     )
+    r.add_argument(
+        "--keras-backends",
+        metavar="NAMES",
+        type=_backends,
+        default=None,
+        help="comma-separated Keras backends to run Keras's cases on, each in its own "
+        "process: tensorflow, torch, jax (default: every installed one)",
+    )
     c = sub.add_parser("cases", help="list the registered conformance cases")
     c.add_argument("--only", metavar="PATTERN")
     sub.add_parser(
@@ -62,7 +83,7 @@ def parser() -> argparse.ArgumentParser:
 
 def conventions_table() -> str:
     """The named mask conventions as a Markdown table."""
-    from reference.conventions import NAMED_CONVENTIONS
+    from maskref.api.conventions import NAMED_CONVENTIONS
 
     rows = ["| argument | convention | shape | note |", "|---|---|---|---|"]
     rows += [
@@ -93,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .report import report
 
-    return report(args.examples, args.format, args.only, sys.stdout, args.progress)
+    return report(
+        args.examples, args.format, args.only, sys.stdout, args.progress, args.keras_backends
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,9 +19,19 @@ from typing import TextIO
 
 from .conformance import Case, Finding, all_cases, describe, probe
 from .conformance.operations import OPERATIONS, ragged_operations
+from .keras_backends import current_backend, installed_backends, is_keras_case, run_on_backend
 
-EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch"}
-DISTRIBUTIONS = ("numpy", "hypothesis", "tensorflow-cpu", "tensorflow", "keras", "torch")
+EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch", "jax": "jax", "flax": "jax"}
+DISTRIBUTIONS = (
+    "numpy",
+    "hypothesis",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "torch",
+    "jax",
+    "flax",
+)
 
 
 KIND_ORDER = {"invariant": 0, "backend": 1, "native": 2}
@@ -66,9 +76,16 @@ def versions() -> dict[str, str]:
     return found
 
 
+#: For a finding of another Keras backend: the status on the report's own backend.
+_BASELINE: dict[str, tuple[str, str]] = {}
+
+
 def status_word(f: Finding) -> str:
     if f.status == "unavailable":
         return "not installed"
+    baseline = _BASELINE.get(f.case.case_id)
+    if baseline is not None and baseline[0] != f.status:
+        return f"{f.status} here, {baseline[0]} on keras/{baseline[1]}: BACKENDS DIFFER"
     if f.status == "agrees":
         return "agrees" if f.as_expected else "AGREES (recorded divergence gone)"
     if f.case.expect:
@@ -201,6 +218,28 @@ def as_json(findings: list[Finding], examples: int) -> str:
     )
 
 
+def with_keras_backends(
+    findings: list[Finding], backends: list[str] | None, examples: int
+) -> list[Finding]:
+    """``findings`` with, after each Keras case, its findings on the other ``backends``."""
+    here = current_backend()
+    others = [b for b in (installed_backends() if backends is None else backends) if b != here]
+    keras = [f.case for f in findings if is_keras_case(f.case) and f.status != "unavailable"]
+    if not others or not keras or here is None:
+        return findings
+    extra: dict[str, list[Finding]] = {}
+    for backend in others:
+        for g in run_on_backend(backend, keras, examples):
+            extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
+    merged = []
+    for f in findings:
+        merged.append(f)
+        for g in extra.get(f.case.case_id, []):
+            _BASELINE[g.case.case_id] = (f.status, here)
+            merged.append(g)
+    return merged
+
+
 FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json}
 
 
@@ -210,8 +249,12 @@ def report(
     only: str | None = None,
     stream: TextIO = sys.stdout,
     progress: bool | None = None,
+    keras_backends: list[str] | None = None,
 ) -> int:
     """Run the report and write it to ``stream``; return the exit status.
+
+    ``keras_backends``: the Keras backends to run Keras's cases on (default: every
+    installed one); each other than this process's runs in a child process.
 
     The status is 1 when a maskref backend (or a law of the reference)
     disagrees with the reference, else 0: a framework's divergence is a
@@ -233,5 +276,6 @@ def report(
         )
 
     findings = run(cases, examples, tick if show else None)
+    findings = with_keras_backends(findings, keras_backends, examples)
     stream.write(FORMATS[fmt](findings, examples))
     return 1 if failed(findings) else 0
