@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 from _timing import side_by_side
 
-from tf_impl import ragged as tr
+import tf_impl as tr
 
 MAX_LEN, FEATURES = 512, 256
 TARGETS: list[tuple[str, float, float]] = []  # (what, ratio, at most)

@@ -26,7 +26,7 @@ import torch
 from _timing import side_by_side
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from torch_impl import ragged
+import torch_impl as ragged
 
 STEPS, FEATURES = 512, 256
 TARGETS: list[tuple[str, float]] = []  # (what, ours / theirs), target <= 1.0

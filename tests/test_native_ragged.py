@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import require
 
-from reference import ragged as rr
+import reference as rr
 
 # -- TensorFlow ---------------------------------------------------------------------------
 

@@ -1,20 +1,16 @@
-"""Every layout a batch of sequences takes, and exact conversions between them, in PyTorch.
+"""Ragged, packed and unpadded layouts in PyTorch (rules and checks: the front ends,
+:mod:`maskref.api.ragged`).
 
-Mirrors :mod:`reference.ragged`: same functions, signatures, defaults, errors
-and results (as ``torch.Tensor``; :class:`PackedSequences` is the
-reference's own class, holding tensors). Nothing here does arithmetic on the
-data: every conversion is one gather (``index_select``) or one scatter
-(``index_copy_``) of the steps, driven by int64 indices built from the mask
-or the lengths, with no Python loop over the batch. Results stay on the
-data's device (the lengths' or the mask's when the data is not a tensor),
-gradients flow from the results to float inputs, and masked steps are never
-read into a valid slot, so NaN or inf there cannot leak into a result or a
-gradient.
-
-Functions whose output size depends on the data (``ragged_from_padded``,
-``unpad``, ``pack_sequences``, ...) synchronise with the device once to learn
-it, as ``x[mask]`` does. ``positions_from_mask``, ``last_valid`` and
-``first_valid`` have static shapes and compile to one graph.
+Nothing here does arithmetic on the data: every conversion is one gather
+(``index_select``) or one scatter (``index_copy_``) of the steps, driven by
+int64 indices built from the mask or the lengths, with no Python loop over
+the batch. Results stay on the data's device (the mask's when the data is not
+a tensor), gradients flow from the results to float inputs, and masked steps
+are never read into a valid slot, so NaN or inf there cannot leak into a
+result or a gradient. Functions whose output size depends on the data
+(``ragged_from_padded``, ``unpad``, ``pack_sequences``, ...) synchronise with
+the device once to learn it, as ``x[mask]`` does; ``positions_from_mask``,
+``last_valid`` and ``first_valid`` have static shapes and compile to one graph.
 
 Also here, conversions to and from PyTorch's own objects:
 :func:`to_packed_sequence` / :func:`from_packed_sequence`
@@ -24,34 +20,22 @@ Also here, conversions to and from PyTorch's own objects:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-from maskref.api.checks import (
-    PADDING_SIDES,
-    check_choice,
-    check_integer_dtype,
-    check_mask_dtype,
-    check_mask_shape,
-    check_maxlen,
-    check_min_rank,
-    check_rank,
-    lengths_exceed_error,
-    negative_lengths_error,
-    normalize_single_axis,
-)
-from reference import ragged as ref_ragged
-from reference.ragged import PackedSequences
+import torch_impl as _public  # the public functions (bound at package import)
+from maskref.api.ragged import PackedSequences
 
-from ._convert import SIGNED_TWIN, as_array, cast_fill, dtype_name, numpy_of, to_torch
-from .padding import pad_flat, padding_mask
+from ._convert import SIGNED_TWIN, cast_fill
+from .padding import padding_mask
 
 __all__ = [
     "PackedSequences",
+    "are_distinct",
     "first_valid",
     "from_nested",
     "from_packed_sequence",
+    "is_inverse_permutation",
     "last_valid",
     "lengths_from_row_splits",
     "pack_sequences",
@@ -66,52 +50,6 @@ __all__ = [
     "unpack_sequences",
     "unpad",
 ]
-
-
-# --- validation and small helpers ---------------------------------------------------------
-
-
-def _device_of(*xs: object) -> torch.device | None:
-    return next((x.device for x in xs if isinstance(x, torch.Tensor)), None)
-
-
-def check_lengths(
-    lengths: object, name: str = "lengths", device: torch.device | None = None
-) -> torch.Tensor:
-    """``lengths`` as a 1-D int64 tensor of non-negative integers.
-
-    Mirrors :func:`reference.ragged.check_lengths` (same rules and messages);
-    a tensor stays on its device unless ``device`` is given.
-    """
-    if not isinstance(lengths, torch.Tensor):
-        return to_torch(ref_ragged.check_lengths(lengths, name), name, device)
-    if lengths.numel() == 0 and lengths.is_floating_point():  # as the reference's []
-        lengths = lengths.to(torch.int64)
-    check_integer_dtype(dtype_name(lengths), name)
-    check_rank(tuple(lengths.shape), 1, name)
-    if lengths.dtype in SIGNED_TWIN:  # torch has no min() for uint16/32/64
-        lengths = lengths.to(torch.int64)
-    if lengths.numel() and int(lengths.min()) < 0:
-        raise negative_lengths_error(name)
-    lengths = lengths.to(torch.int64)
-    return lengths if device is None else lengths.to(device)
-
-
-def _data(x: object, name: str, min_rank: int, device: torch.device | None) -> torch.Tensor:
-    """``x`` checked for rank (before any conversion, as the reference) and as a tensor."""
-    x = as_array(x)
-    check_min_rank(tuple(x.shape), min_rank, name)
-    return to_torch(x, name, None if isinstance(x, torch.Tensor) else device)
-
-
-def _data_and_mask(x: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x (B, T, ...)`` and its ``(B, T)`` boolean mask, validated, on one device."""
-    x = _data(x, "x", 2, _device_of(mask))
-    m = as_array(mask)
-    check_mask_dtype(dtype_name(m))
-    check_rank(tuple(m.shape), 2, "mask")
-    check_mask_shape(tuple(m.shape), tuple(x.shape))
-    return x, to_torch(m, "mask", x.device)
 
 
 def _bits(x: torch.Tensor) -> torch.Tensor:
@@ -142,46 +80,18 @@ def _inverse_permutation(order: torch.Tensor) -> torch.Tensor:
 # --- row splits -----------------------------------------------------------------------------
 
 
-def row_splits_from_lengths(lengths: object) -> torch.Tensor:
-    """int64 ``(B + 1,)``: ``[0, l0, l0 + l1, ...]``.
-
-    Mirrors :func:`reference.ragged.row_splits_from_lengths` (rule stated
-    there). ``lengths`` is an integer tensor, array or list; the result is on
-    its device.
+def row_splits_from_lengths(lengths: torch.Tensor) -> torch.Tensor:
+    """The result is on ``lengths``'s device.
 
     >>> row_splits_from_lengths(torch.tensor([2, 0, 3]))
     tensor([0, 2, 2, 5])
     """
-    return _splits(check_lengths(lengths))
+    return _splits(lengths)
 
 
-def _lengths_and_end(row_splits: object) -> tuple[torch.Tensor, int]:
-    """The validated lengths of ``row_splits`` and its last value (a Python int)."""
-    splits = as_array(row_splits)
-    check_integer_dtype(dtype_name(splits), "row_splits")
-    check_rank(tuple(splits.shape), 1, "row_splits")
-    if splits.shape[0] == 0:
-        raise ValueError("row_splits must have at least one element (B + 1 for B rows)")
-    splits = to_torch(splits, "row_splits").to(torch.int64)
-    lengths = torch.diff(splits)
-    first, last, steps_ok = torch.stack(
-        [splits[0], splits[-1], (lengths >= 0).all().to(torch.int64)]
-    ).tolist()
-    ref_ragged.check_row_splits_values(first, bool(steps_ok))
-    return lengths, last
-
-
-def lengths_from_row_splits(row_splits: object) -> torch.Tensor:
-    """int64 ``(B,)``: ``row_splits[1:] - row_splits[:-1]``.
-
-    Mirrors :func:`reference.ragged.lengths_from_row_splits` (rule and checks
-    stated there: 1-D integers, at least one element, starting at 0,
-    non-decreasing). The result is on ``row_splits``'s device.
-
-    >>> lengths_from_row_splits(torch.tensor([0, 2, 2, 5]))
-    tensor([2, 0, 3])
-    """
-    return _lengths_and_end(row_splits)[0]
+def lengths_from_row_splits(row_splits: torch.Tensor) -> torch.Tensor:
+    """The result is on ``row_splits``'s device."""
+    return torch.diff(row_splits)
 
 
 # --- padded <-> ragged -----------------------------------------------------------------------
@@ -193,38 +103,29 @@ def _compact(x: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return _rows(x).index_select(0, indices), indices
 
 
-def ragged_from_padded(x: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(values, row_splits)``: the valid steps of each row, in order, concatenated.
-
-    Mirrors :func:`reference.ragged.ragged_from_padded` (rule stated there; a
-    mask with holes is compacted). ``x`` and the ``(B, T)`` boolean mask are
-    tensors, arrays or lists; ``values`` has ``x``'s dtype, ``row_splits``
-    is int64, both on ``x``'s device.
+def ragged_from_padded(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``values`` and the int64 ``row_splits`` are on ``x``'s device.
 
     >>> ragged_from_padded(torch.tensor([[1, 2, 0], [0, 3, 4]]),
     ...                    torch.tensor([[True, True, False], [False, True, True]]))
     (tensor([1, 2, 3, 4]), tensor([0, 2, 4]))
     """
-    x, m = _data_and_mask(x, mask)
-    values, _ = _compact(x, m)
-    return values, _splits(m.sum(1))
+    mask = mask.to(x.device)
+    values, _ = _compact(x, mask)
+    return values, _splits(mask.sum(1))
 
 
 def padded_from_ragged(
-    values: object,
-    row_splits: object,
-    *,
-    maxlen: int | None = None,
-    padding: str = "post",
-    truncating: str = "pre",
-    value: object = 0,
+    values: torch.Tensor,
+    row_splits: torch.Tensor,
+    lengths: torch.Tensor,
+    maxlen: int | None,
+    padding: str,
+    truncating: str,
+    value: object,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, mask)``: the rows of a ragged batch padded to ``maxlen``, and where they landed.
-
-    Mirrors :func:`reference.ragged.padded_from_ragged` (rule stated there:
-    :func:`reference.pad_sequences` on the rows, ``padding="post"`` by
-    default). Padded by :func:`torch_impl.pad_flat` (one ``masked_scatter_``);
-    ``x`` has ``values``'s dtype and device, ``mask`` is ``torch.bool``.
+    """Padded by ``pad_flat`` (one ``masked_scatter_``); ``x`` has ``values``'s dtype and
+    device.
 
     >>> x, mask = padded_from_ragged(torch.tensor([1, 2, 3]), torch.tensor([0, 2, 3]))
     >>> x, mask
@@ -232,37 +133,25 @@ def padded_from_ragged(
             [3, 0]]), tensor([[ True,  True],
             [ True, False]]))
     """
-    lengths, end = _lengths_and_end(row_splits)
-    values = _data(values, "values", 1, lengths.device)
-    if end != values.shape[0]:
-        raise ValueError(f"row_splits end at {end} but values has {values.shape[0]} steps")
-    x = pad_flat(values, lengths.to(values.device), maxlen, padding, truncating, value)
+    lengths = lengths.to(values.device)
+    x = _public.pad_flat(values, lengths, maxlen, padding, truncating, value)
     width = x.shape[1]
-    return x, padding_mask(lengths.to(x.device).clamp(max=width), width, padding)
+    return x, padding_mask(lengths.clamp(max=width), width, padding)
 
 
 # --- packed (PyTorch's PackedSequence layout) ------------------------------------------------
 
 
-def _pack_inputs(
-    x: object, lengths: object, enforce_sorted: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference's checks of :func:`pack_sequences`, in its order."""
-    x = _data(x, "x", 2, _device_of(lengths))
-    lengths = check_lengths(lengths, device=x.device)
-    if lengths.shape[0] != x.shape[0]:
-        raise ValueError(f"lengths has {lengths.shape[0]} rows but x has {x.shape[0]}")
-    if lengths.numel() and int(lengths.max()) > x.shape[1]:
-        raise lengths_exceed_error(x.shape[1])
-    if enforce_sorted and bool((lengths[1:] > lengths[:-1]).any()):
-        raise ValueError(
-            f"enforce_sorted=True needs lengths in non-increasing order, got {lengths.tolist()}"
-        )
-    return x, lengths
+def pack_sequences(x: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool) -> PackedSequences:
+    """The tensors are on ``x``'s device; the steps are moved by one ``index_select``, never
+    a copy of the whole batch. :func:`to_packed_sequence` gives a
+    ``torch.nn.utils.rnn.PackedSequence``.
 
-
-def _pack(x: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool) -> PackedSequences:
-    """Pack validated inputs: one gather of the valid steps, in time-major sorted order."""
+    >>> p = pack_sequences(torch.tensor([[1, 2, 0], [3, 4, 5]]), torch.tensor([2, 3]))
+    >>> p.data, p.batch_sizes, p.sorted_indices
+    (tensor([3, 1, 4, 2, 5]), tensor([2, 2, 1]), tensor([1, 0]))
+    """
+    lengths = lengths.to(x.device)
     batch, steps = x.shape[0], x.shape[1]
     if enforce_sorted:
         sorted_lengths, order = lengths, torch.arange(batch, device=x.device)
@@ -271,164 +160,91 @@ def _pack(x: torch.Tensor, lengths: torch.Tensor, enforce_sorted: bool) -> Packe
     longest = int(sorted_lengths[0]) if batch else 0
     valid = torch.arange(longest, device=x.device)[:, None] < sorted_lengths  # (T', B)
     t, j = torch.nonzero(valid).unbind(1)  # time-major: step 0 of every row first
-    source = order[j] * steps + t
-    data = _rows(x).index_select(0, source)
+    data = _rows(x).index_select(0, order[j] * steps + t)
     return PackedSequences(data, valid.sum(1), order, _inverse_permutation(order))
 
 
-def pack_sequences(x: object, lengths: object, *, enforce_sorted: bool = False) -> PackedSequences:
-    """The padded batch ``x (B, T, ...)`` packed time-major as PyTorch's ``PackedSequence``.
-
-    Mirrors :func:`reference.ragged.pack_sequences` (rule stated there:
-    stable sort by decreasing length, zero-length rows allowed, identity
-    indices with ``enforce_sorted=True``). Returns the reference's
-    :class:`PackedSequences` holding tensors on ``x``'s device (int64
-    ``batch_sizes`` and indices); the steps are moved by one
-    ``index_select``, never a copy of the whole batch.
-    :func:`to_packed_sequence` gives a ``torch.nn.utils.rnn.PackedSequence``.
-
-    >>> p = pack_sequences(torch.tensor([[1, 2, 0], [3, 4, 5]]), torch.tensor([2, 3]))
-    >>> p.data, p.batch_sizes, p.sorted_indices
-    (tensor([3, 1, 4, 2, 5]), tensor([2, 2, 1]), tensor([1, 0]))
-    """
-    x, lengths = _pack_inputs(x, lengths, enforce_sorted)
-    return _pack(x, lengths, enforce_sorted)
-
-
-def _check_packed(batch_sizes: object, rows: int, steps_in_data: int) -> torch.Tensor:
-    """:func:`reference.ragged.check_packed` on a tensor (read on the host: it is small)."""
-    batch_sizes = as_array(batch_sizes)
-    check_integer_dtype(dtype_name(batch_sizes), "batch_sizes")
-    host = numpy_of(batch_sizes) if isinstance(batch_sizes, torch.Tensor) else batch_sizes
-    ref_ragged.check_packed(host, rows, steps_in_data)
-    return torch.from_numpy(host.astype(np.int64))
+def is_inverse_permutation(inverse: torch.Tensor, order: torch.Tensor) -> bool:
+    """``inverse[order] == arange(B)`` (``order`` already in ``[0, B)``)."""
+    inverse = inverse.to(order.device)
+    arange = torch.arange(order.shape[0], device=order.device)
+    return bool(torch.equal(inverse[order], arange))
 
 
 def unpack_sequences(
-    packed: PackedSequences, *, total_length: int | None = None, padding_value: object = 0
+    data: torch.Tensor,
+    batch_sizes: torch.Tensor,
+    order: torch.Tensor,
+    inverse: torch.Tensor,
+    width: int,
+    padding_value: object,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, lengths)``: the packed batch back as batch-first ``(B, T, ...)``, original order.
-
-    Mirrors :func:`reference.ragged.unpack_sequences` (rule stated there:
-    ``T`` is the longest length or ``total_length``; padding holds
-    ``padding_value``, cast losslessly). ``packed`` is a
-    :class:`PackedSequences` of tensors, arrays or lists; ``batch_sizes`` is
-    read on the host (it is small). The steps are placed by one
-    ``index_copy_`` into a ``torch.full`` batch on ``data``'s device; int64
-    ``lengths`` are there too.
+    """The steps are placed by one ``index_copy_`` into a ``torch.full`` batch on ``data``'s
+    device; the int64 ``lengths`` are there too.
 
     >>> unpack_sequences(pack_sequences(torch.tensor([[1, 2, 0], [3, 4, 5]]), [2, 3]))
     (tensor([[1, 2, 0],
             [3, 4, 5]]), tensor([2, 3]))
     """
-    data, batch_sizes, order, inverse = packed
-    data = _data(data, "data", 1, _device_of(batch_sizes, order, inverse))
     device = data.device
-    rows = as_array(order).shape[0]
-    sizes = _check_packed(batch_sizes, rows, data.shape[0]).to(device)
-    total_length = check_maxlen(total_length, "total_length")
-    steps = sizes.shape[0]
-    if total_length is not None and total_length < steps:
-        raise ValueError(
-            f"total_length={total_length} is shorter than the longest sequence ({steps})"
-        )
-    width = steps if total_length is None else total_length
+    sizes, order, inverse = (t.to(device) for t in (batch_sizes, order, inverse))
+    rows, steps = order.shape[0], sizes.shape[0]
     fill = cast_fill(padding_value, data.dtype, "padding_value")
-    inverse = to_torch(inverse, "inverse", device)
-    if inverse.dtype in SIGNED_TWIN:  # torch indexes with int64, int32 and uint8 only
-        inverse = inverse.to(torch.int64)
     sorted_lengths = (sizes > torch.arange(rows, device=device)[:, None]).sum(1)
     t, j = torch.nonzero(torch.arange(steps, device=device)[:, None] < sorted_lengths).unbind(1)
     inner = tuple(data.shape[1:])
-    bits = _bits(data)
     out = torch.full((rows * width, *inner), fill, dtype=data.dtype, device=device)
-    order = to_torch(order, "sorted_indices", device)
-    ref_ragged.check_permutations(numpy_of(order), numpy_of(inverse))  # B values, on the host
     # sorted row j goes straight to its original row order[j]: one scatter
-    _bits(out).index_copy_(0, order.to(torch.int64)[j] * width + t, bits)
+    _bits(out).index_copy_(0, order[j] * width + t, _bits(data))
     return out.view(rows, width, *inner), sorted_lengths[inverse]
 
 
 # --- unpadded (varlen attention) -------------------------------------------------------------
 
 
-def unpad(x: object, mask: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """``(values, indices, cu_seqlens, max_seqlen)``: the varlen-attention layout.
-
-    Mirrors :func:`reference.ragged.unpad` (rule stated there): int64
-    ``indices`` (flat ``b * T + t``), int32 ``cu_seqlens`` and a Python-int
-    ``max_seqlen``, as flash-attn's varlen kernels take them; a mask with
-    holes is compacted. One ``nonzero`` and one ``index_select``, on ``x``'s
-    device.
+def unpad(
+    x: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """``indices``, int32 ``cu_seqlens`` and a Python-int ``max_seqlen``, as flash-attn's
+    varlen kernels take them. One ``nonzero`` and one ``index_select``, on ``x``'s device.
 
     >>> unpad(torch.tensor([[5, 6], [7, 8]]), torch.tensor([[True, False], [True, True]]))
     (tensor([5, 7, 8]), tensor([0, 2, 3]), tensor([0, 1, 3], dtype=torch.int32), 2)
     """
-    x, m = _data_and_mask(x, mask)
-    values, indices = _compact(x, m)
-    counts = m.sum(1)
+    mask = mask.to(x.device)
+    values, indices = _compact(x, mask)
+    counts = mask.sum(1)
     max_seqlen = int(counts.max()) if counts.numel() else 0
-    return values, indices, _splits(counts, torch.int32), max_seqlen
+    return values, indices, _splits(counts).to(torch.int32), max_seqlen
 
 
-def _check_indices(indices: object, size: int, count: int) -> torch.Tensor:
-    """:func:`reference.ragged.check_indices` on a tensor: same rules and messages.
-
-    Distinctness costs one comparison when ``indices`` increase strictly (as
-    :func:`unpad` makes them), else one boolean scatter of ``size`` slots.
-    """
-    indices = as_array(indices)
-    check_integer_dtype(dtype_name(indices), "indices")
-    check_rank(tuple(indices.shape), 1, "indices")
-    if indices.shape[0] != count:
-        raise ValueError(f"indices has {indices.shape[0]} entries but values has {count} steps")
-    indices = to_torch(indices, "indices")
-    if indices.dtype == torch.uint64:  # values past int64's range are out of [0, size) too
-        indices = torch.where(indices.view(torch.int64) < 0, -1, indices.view(torch.int64))
-    indices = indices.to(torch.int64)
-    if not count:
-        return indices
-    lo, hi = torch.aminmax(indices)
-    increasing = (indices[1:] > indices[:-1]).all()
-    lo, hi, increasing = torch.stack([lo, hi, increasing.to(torch.int64)]).tolist()
-    if lo < 0 or hi >= size:
-        raise ValueError(f"indices must lie in [0, batch * seqlen) = [0, {size})")
-    if not increasing:
-        seen = torch.zeros(size, dtype=torch.bool, device=indices.device)
-        seen[indices] = True
-        if int(seen.sum()) != count:
-            raise ValueError("indices must not repeat (two steps cannot land in one slot)")
-    return indices
+def are_distinct(indices: torch.Tensor, size: int) -> bool:
+    """No index repeats: one comparison when ``indices`` increase strictly (as ``unpad``
+    makes them), else one sort."""
+    if bool((indices[1:] > indices[:-1]).all()):
+        return True
+    ordered = torch.sort(indices).values
+    return bool((ordered[1:] > ordered[:-1]).all())
 
 
-def repad(values: object, indices: object, batch: int, seqlen: int) -> torch.Tensor:
-    """The inverse of :func:`unpad`: ``(batch, seqlen, ...)`` zeros with ``values`` at ``indices``.
-
-    Mirrors :func:`reference.ragged.repad` (rule and checks stated there:
-    ``indices`` distinct, in ``[0, batch * seqlen)``). One ``index_copy_``
-    into zeros of ``values``'s dtype, on ``values``'s device.
+def repad(values: torch.Tensor, indices: torch.Tensor, batch: int, seqlen: int) -> torch.Tensor:
+    """One ``index_copy_`` into zeros of ``values``'s dtype, on ``values``'s device.
 
     >>> repad(torch.tensor([5, 7, 8]), torch.tensor([0, 2, 3]), 2, 2)
     tensor([[5, 0],
             [7, 8]])
     """
-    batch, seqlen = check_maxlen(batch, "batch"), check_maxlen(seqlen, "seqlen")
-    values = _data(values, "values", 1, _device_of(indices))
-    indices = _check_indices(indices, batch * seqlen, values.shape[0]).to(values.device)
     inner = tuple(values.shape[1:])
     out = torch.zeros((batch * seqlen, *inner), dtype=values.dtype, device=values.device)
-    _bits(out).index_copy_(0, indices, _bits(values))
+    _bits(out).index_copy_(0, indices.to(values.device), _bits(values))
     return out.view(batch, seqlen, *inner)
 
 
 # --- per-row operations ----------------------------------------------------------------------
 
 
-def reversed_positions(lengths: torch.Tensor, steps: int, padding: str) -> torch.Tensor:
-    """``(B, steps)``: the step each output step of :func:`reverse_sequences` reads.
-
-    Mirrors :func:`reference.ragged.reversed_positions`.
-    """
+def _reversed_positions(lengths: torch.Tensor, steps: int, padding: str) -> torch.Tensor:
+    """``(B, steps)``: the step each output step of ``reverse_sequences`` reads."""
     t = torch.arange(steps, device=lengths.device)
     n = lengths[:, None]
     if padding == "post":
@@ -438,58 +254,34 @@ def reversed_positions(lengths: torch.Tensor, steps: int, padding: str) -> torch
 
 
 def reverse_sequences(
-    x: object, lengths: object, *, axis: int = 1, padding: str = "post"
+    x: torch.Tensor, lengths: torch.Tensor, axis: int, padding: str
 ) -> torch.Tensor:
-    """Reverse the valid steps of each row along ``axis``; padding stays where it is.
-
-    Mirrors :func:`reference.ragged.reverse_sequences` (rule stated there,
-    ``tf.reverse_sequence`` with ``batch_axis=0``). One advanced-indexing
-    gather; the result has ``x``'s dtype and device.
+    """One advanced-indexing gather; the result has ``x``'s dtype and device.
 
     >>> reverse_sequences(torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]), torch.tensor([3, 2]))
     tensor([[3, 2, 1, 0],
             [5, 4, 0, 0]])
     """
-    x = _data(x, "x", 2, _device_of(lengths))
-    check_choice("padding", padding, PADDING_SIDES)
-    ax = normalize_single_axis(axis, x.ndim)
-    if ax == 0:
-        raise ValueError("axis must not be 0, the batch axis")
-    lengths = check_lengths(lengths, device=x.device)
-    if lengths.shape[0] != x.shape[0]:
-        raise ValueError(f"lengths has {lengths.shape[0]} rows but x has {x.shape[0]}")
-    steps = x.shape[ax]
-    if lengths.numel() and int(lengths.max()) > steps:
-        raise lengths_exceed_error(steps)
-    source = reversed_positions(lengths, steps, padding)
+    source = _reversed_positions(lengths.to(x.device), x.shape[axis], padding)
     rows = torch.arange(x.shape[0], device=x.device)[:, None]
-    if ax == 1:
+    if axis == 1:
         return x[rows, source]
-    return x.movedim(ax, 1)[rows, source].movedim(1, ax).contiguous()
+    return x.movedim(axis, 1)[rows, source].movedim(1, axis).contiguous()
 
 
-def positions_from_mask(mask: object, *, start: int = 0, fill: int = 0) -> torch.Tensor:
-    """int64 position ids: valid steps numbered within their row from ``start``, else ``fill``.
-
-    Mirrors :func:`reference.ragged.positions_from_mask` (rule stated there:
-    ``cumsum(mask, -1) - 1 + start`` at valid steps). ``mask`` is a boolean
-    tensor, array or list of any rank >= 1; the result is on its device.
+def positions_from_mask(mask: torch.Tensor, start: int, fill: int) -> torch.Tensor:
+    """The result is on the mask's device.
 
     >>> positions_from_mask(torch.tensor([[False, True, True], [True, True, False]]))
     tensor([[0, 0, 1],
             [0, 1, 0]])
     """
-    m = as_array(mask)
-    check_mask_dtype(dtype_name(m))
-    check_min_rank(tuple(m.shape), 1, "mask")
-    start, fill = ref_ragged.check_int(start, "start"), ref_ragged.check_int(fill, "fill")
-    m = to_torch(m, "mask")
-    positions = torch.cumsum(m, -1, dtype=torch.int64) + (start - 1)
-    return torch.where(m, positions, fill)
+    positions = torch.cumsum(mask, -1, dtype=torch.int64) - 1 + start
+    return torch.where(mask, positions, torch.tensor(fill, dtype=torch.int64, device=mask.device))
 
 
-def _edge_valid(x: object, mask: object, empty: object, last: bool) -> torch.Tensor:
-    x, m = _data_and_mask(x, mask)
+def _edge_valid(x: torch.Tensor, m: torch.Tensor, empty: object, last: bool) -> torch.Tensor:
+    m = m.to(x.device)
     fill = torch.full((), cast_fill(empty, x.dtype, "empty"), dtype=x.dtype, device=x.device)
     batch, steps = m.shape
     if steps == 0:
@@ -505,13 +297,9 @@ def _edge_valid(x: object, mask: object, empty: object, last: bool) -> torch.Ten
     return torch.where(has.reshape(-1, *(1,) * (x.ndim - 2)), picked, fill)
 
 
-def last_valid(x: object, mask: object, *, empty: object = 0) -> torch.Tensor:
-    """``(B, ...)``: each row's last valid step (what a many-to-one RNN returns).
-
-    Mirrors :func:`reference.ragged.last_valid` (rule stated there: holes
-    allowed; a row with no valid step gives ``empty``, cast losslessly). The
-    steps are picked by one gather; masked steps never reach the result nor
-    its gradient. Static shapes: compiles to one graph.
+def last_valid(x: torch.Tensor, mask: torch.Tensor, empty: object) -> torch.Tensor:
+    """The steps are picked by one gather; masked steps never reach the result nor its
+    gradient. Static shapes: compiles to one graph.
 
     >>> last_valid(torch.tensor([[1, 2, 0], [3, 0, 0]]),
     ...            torch.tensor([[True, True, False], [False, False, False]]))
@@ -520,11 +308,8 @@ def last_valid(x: object, mask: object, *, empty: object = 0) -> torch.Tensor:
     return _edge_valid(x, mask, empty, last=True)
 
 
-def first_valid(x: object, mask: object, *, empty: object = 0) -> torch.Tensor:
-    """``(B, ...)``: each row's first valid step (the first token of a left-padded row).
-
-    Mirrors :func:`reference.ragged.first_valid` (rule stated there), as
-    :func:`last_valid` with the smallest valid step.
+def first_valid(x: torch.Tensor, mask: torch.Tensor, empty: object) -> torch.Tensor:
+    """As ``last_valid``, with the smallest valid step.
 
     >>> first_valid(torch.tensor([[0, 1, 2], [0, 0, 0]]),
     ...             torch.tensor([[False, True, True], [False, False, False]]))
@@ -554,19 +339,19 @@ def to_packed_sequence(
     >>> p.data, p.batch_sizes, p.sorted_indices
     (tensor([3, 1, 4, 2, 5]), tensor([2, 2, 1]), tensor([1, 0]))
     """
-    x, lengths = _pack_inputs(x, lengths, enforce_sorted)
-    if lengths.numel() == 0:
+    p = _public.pack_sequences(x, lengths, enforce_sorted=enforce_sorted)
+    rows, steps = p.sorted_indices.shape[0], p.batch_sizes.shape[0]
+    if rows == 0:
         raise ValueError(
             "to_packed_sequence: a PackedSequence cannot hold an empty batch "
             "(PyTorch refuses it); pack_sequences keeps it"
         )
-    if bool((lengths == 0).any()):
+    if steps == 0 or int(p.batch_sizes[0]) < rows:  # batch_sizes[0]: the rows of length >= 1
         raise ValueError(
             "to_packed_sequence: lengths must be at least 1, since a "
             "PackedSequence cannot hold a zero-length row (PyTorch refuses "
             "them); drop those rows, or use pack_sequences, which keeps them"
         )
-    p = _pack(x, lengths, enforce_sorted)
     if enforce_sorted:
         return PackedSequence(p.data, p.batch_sizes.cpu())
     return PackedSequence(p.data, p.batch_sizes.cpu(), p.sorted_indices, p.unsorted_indices)
@@ -599,7 +384,7 @@ def from_packed_sequence(
         sorted_indices = torch.arange(rows, device=data.device)
     if unsorted_indices is None:
         unsorted_indices = _inverse_permutation(sorted_indices)
-    return unpack_sequences(
+    return _public.unpack_sequences(
         PackedSequences(data, batch_sizes, sorted_indices, unsorted_indices),
         total_length=total_length,
         padding_value=padding_value,
@@ -621,7 +406,7 @@ def to_nested(x: object, mask: object) -> torch.Tensor:
     >>> nt.values(), nt.offsets()
     (tensor([1, 2, 4]), tensor([0, 2, 3]))
     """
-    values, splits = ragged_from_padded(x, mask)
+    values, splits = _public.ragged_from_padded(x, mask)
     lengths = torch.diff(splits)
     shortest, longest = (
         torch.stack([lengths.min(), lengths.max()]).tolist() if lengths.numel() else (0, 0)
@@ -677,4 +462,4 @@ def from_nested(
             "layout=torch.jagged)"
         )
     values, splits = _jagged_parts(nt)
-    return padded_from_ragged(values, splits, maxlen=maxlen, padding=padding, value=value)
+    return _public.padded_from_ragged(values, splits, maxlen=maxlen, padding=padding, value=value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from reference import masks, ragged
+import reference as ref
 from reference import strategies as rs
 
 from .core import Case, Inputs
@@ -32,11 +32,11 @@ def _padded() -> st.SearchStrategy[Inputs]:
 
 
 def _through_ragged(i: Inputs):
-    values, splits = ragged.ragged_from_padded(i["x"], i["mask"])
-    x, mask = ragged.padded_from_ragged(
+    values, splits = ref.ragged_from_padded(i["x"], i["mask"])
+    x, mask = ref.padded_from_ragged(
         values, splits, maxlen=i["mask"].shape[1], padding=i["padding"]
     )
-    return ragged.ragged_from_padded(x, mask)
+    return ref.ragged_from_padded(x, mask)
 
 
 def _with_lengths() -> st.SearchStrategy[Inputs]:
@@ -44,40 +44,40 @@ def _with_lengths() -> st.SearchStrategy[Inputs]:
 
 
 def _zeroed(i: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    keep = masks.sequence_mask(i["lengths"], i["x"].shape[1])
-    return masks.apply_mask(i["x"], keep), i["lengths"]
+    keep = ref.sequence_mask(i["lengths"], i["x"].shape[1])
+    return ref.apply_mask(i["x"], keep), i["lengths"]
 
 
 def _through_packing(i: Inputs):
-    packed = ragged.pack_sequences(i["x"], i["lengths"])
-    return ragged.unpack_sequences(packed, total_length=i["x"].shape[1])
+    packed = ref.pack_sequences(i["x"], i["lengths"])
+    return ref.unpack_sequences(packed, total_length=i["x"].shape[1])
 
 
 def _through_unpad(i: Inputs) -> np.ndarray:
-    values, indices, _, _ = ragged.unpad(i["x"], i["mask"])
-    return ragged.repad(values, indices, *i["mask"].shape)
+    values, indices, _, _ = ref.unpad(i["x"], i["mask"])
+    return ref.repad(values, indices, *i["mask"].shape)
 
 
 def _reversed_twice(i: Inputs) -> np.ndarray:
-    once = ragged.reverse_sequences(i["x"], i["lengths"], padding=i["padding"])
-    return ragged.reverse_sequences(once, i["lengths"], padding=i["padding"])
+    once = ref.reverse_sequences(i["x"], i["lengths"], padding=i["padding"])
+    return ref.reverse_sequences(once, i["lengths"], padding=i["padding"])
 
 
 def _sides(i: Inputs) -> tuple[np.ndarray, np.ndarray]:
     steps = i["x"].shape[1]
     return tuple(
-        ragged.ragged_from_padded(
-            ragged.positions_from_mask(masks.sequence_mask(i["lengths"], steps, padding=p)),
-            masks.sequence_mask(i["lengths"], steps, padding=p),
+        ref.ragged_from_padded(
+            ref.positions_from_mask(ref.sequence_mask(i["lengths"], steps, padding=p)),
+            ref.sequence_mask(i["lengths"], steps, padding=p),
         )[0]
         for p in ("pre", "post")
     )
 
 
 def _last_is_first_reversed(i: Inputs):
-    keep = masks.sequence_mask(i["lengths"], i["x"].shape[1])
-    flipped = ragged.reverse_sequences(i["x"], i["lengths"])
-    return ragged.first_valid(flipped, keep)
+    keep = ref.sequence_mask(i["lengths"], i["x"].shape[1])
+    flipped = ref.reverse_sequences(i["x"], i["lengths"])
+    return ref.first_valid(flipped, keep)
 
 
 def cases() -> list[Case]:
@@ -88,7 +88,7 @@ def cases() -> list[Case]:
             "padded_from_ragged",
             "padded -> ragged -> padded keeps every valid step",
             _padded,
-            lambda i: ragged.ragged_from_padded(i["x"], i["mask"]),
+            lambda i: ref.ragged_from_padded(i["x"], i["mask"]),
             _through_ragged,
             "the valid steps survive the round trip in order, pre or post padding, holes compacted",
         ),
@@ -104,7 +104,7 @@ def cases() -> list[Case]:
             "repad",
             "repad(unpad(x, mask)) == x with masked steps zeroed",
             lambda: rs.padded_batches(plant=False).map(lambda b: dict(x=b[0], mask=b[1])),
-            lambda i: masks.apply_mask(i["x"], i["mask"]),
+            lambda i: ref.apply_mask(i["x"], i["mask"]),
             _through_unpad,
             "the varlen layout loses nothing but the padding",
         ),
@@ -128,7 +128,7 @@ def cases() -> list[Case]:
             "last_valid",
             "last_valid(x) == first_valid(reverse_sequences(x))",
             _with_lengths,
-            lambda i: ragged.last_valid(i["x"], masks.sequence_mask(i["lengths"], i["x"].shape[1])),
+            lambda i: ref.last_valid(i["x"], ref.sequence_mask(i["lengths"], i["x"].shape[1])),
             _last_is_first_reversed,
             "reversing the valid prefix swaps first and last",
         ),

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import reference as ref
-from reference import ragged as rr
 from reference import strategies as rs
 
 from .core import Case, Inputs, case_family
@@ -108,7 +107,7 @@ def ragged_inputs(
     value = draw(elements if value_filter is None else elements.filter(value_filter))
     return dict(
         values=values,
-        row_splits=rr.row_splits_from_lengths([len(s) for s in seqs]),
+        row_splits=ref.row_splits_from_lengths([len(s) for s in seqs]),
         maxlen=draw(maxlens),
         value=value,
     )
@@ -134,7 +133,7 @@ def packable(draw, min_length: int = 1, inner=solid_inner, sort: bool = False) -
 def packed_inputs(draw, min_length: int = 1) -> Inputs:
     """A reference ``PackedSequences``, a ``total_length`` and a ``padding_value``."""
     inputs = draw(packable(min_length))
-    packed = rr.pack_sequences(inputs["x"], inputs["lengths"])
+    packed = ref.pack_sequences(inputs["x"], inputs["lengths"])
     steps = packed.batch_sizes.shape[0]
     return dict(
         packed=packed,
@@ -170,11 +169,11 @@ def _tf_from_lengths(inputs: Inputs):
 
 def _ref_from_lengths(inputs: Inputs):
     x = inputs["x"]
-    return rr.ragged_from_padded(x, ref.sequence_mask(inputs["lengths"], x.shape[1]))
+    return ref.ragged_from_padded(x, ref.sequence_mask(inputs["lengths"], x.shape[1]))
 
 
 def _ref_ragged(inputs: Inputs):
-    return rr.ragged_from_padded(inputs["x"], inputs["mask"])
+    return ref.ragged_from_padded(inputs["x"], inputs["mask"])
 
 
 def _from_lengths_cases() -> list[Case]:
@@ -304,7 +303,7 @@ def _boolean_mask_cases() -> list[Case]:
             operation="ragged_from_padded",
             api="tf.boolean_mask",
             inputs=lambda: padded_inputs(layout=None),
-            reference=lambda i: rr.ragged_from_padded(i["x"], i["mask"])[0],
+            reference=lambda i: ref.ragged_from_padded(i["x"], i["mask"])[0],
             candidate=_tf_boolean_mask,
             requires=TF,
             domain=domain + "; values only",
@@ -323,7 +322,7 @@ def _tf_to_tensor(inputs: Inputs):
 
 def _ref_padded(truncating: str = "pre"):
     def call(inputs: Inputs):
-        return rr.padded_from_ragged(
+        return ref.padded_from_ragged(
             inputs["values"],
             inputs["row_splits"],
             maxlen=inputs["maxlen"],
@@ -419,7 +418,7 @@ def _reverse_cases() -> list[Case]:
         operation="reverse_sequences",
         api="tf.reverse_sequence",
         inputs=reverse_inputs,
-        reference=lambda i: rr.reverse_sequences(**i),
+        reference=lambda i: ref.reverse_sequences(**i),
         candidate=_tf_reverse,
         requires=TF,
     )
@@ -447,7 +446,7 @@ def _tensor(a: object):
     return torch.from_numpy(np.array(a))  # a copy: inputs are never shared with torch
 
 
-def _torch_packed(packed: rr.PackedSequences):
+def _torch_packed(packed: ref.PackedSequences):
     from torch.nn.utils.rnn import PackedSequence
 
     return PackedSequence(*(_tensor(p) for p in packed))
@@ -469,7 +468,7 @@ def _torch_pack_padded(enforce_sorted: bool = False):
 
 
 def _ref_pack_sorted(inputs: Inputs):
-    return tuple(rr.pack_sequences(inputs["x"], inputs["lengths"], enforce_sorted=True))[:2]
+    return tuple(ref.pack_sequences(inputs["x"], inputs["lengths"], enforce_sorted=True))[:2]
 
 
 def _pack_padded_cases() -> list[Case]:
@@ -477,7 +476,7 @@ def _pack_padded_cases() -> list[Case]:
         operation="pack_sequences",
         api="torch.nn.utils.rnn.pack_padded_sequence",
         inputs=packable,
-        reference=lambda i: rr.pack_sequences(**i),
+        reference=lambda i: ref.pack_sequences(**i),
         candidate=_torch_pack_padded(),
         requires=TORCH,
     )
@@ -578,7 +577,7 @@ def _packed_bad_int_value(draw) -> Inputs:
     inputs = draw(packed_inputs())
     if inputs["packed"].data.dtype.kind not in "iu":
         data = np.zeros((1,), np.int64)
-        inputs["packed"] = rr.PackedSequences(
+        inputs["packed"] = ref.PackedSequences(
             data, np.ones(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
         )
     bad = st.floats(-9, 9).filter(lambda v: v != int(v))
@@ -592,7 +591,7 @@ def _pad_packed_cases() -> list[Case]:
         operation="unpack_sequences",
         api="torch.nn.utils.rnn.pad_packed_sequence",
         inputs=packed_inputs,
-        reference=lambda i: rr.unpack_sequences(**i),
+        reference=lambda i: ref.unpack_sequences(**i),
         candidate=_torch_pad_packed,
         requires=TORCH,
     )
@@ -606,7 +605,7 @@ def _pad_packed_cases() -> list[Case]:
             "padding-value-cast-unsafely",
             _packed_bad_int_value,
             dict(
-                packed=rr.pack_sequences(np.ones((1, 1), i64), [1]),
+                packed=ref.pack_sequences(np.ones((1, 1), i64), [1]),
                 total_length=2,
                 padding_value=0.5,
             ),
@@ -619,7 +618,7 @@ def _pad_packed_cases() -> list[Case]:
                 lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size
             ),
             dict(
-                packed=rr.pack_sequences(np.zeros((1, 1), i64), [0]),
+                packed=ref.pack_sequences(np.zeros((1, 1), i64), [0]),
                 total_length=None,
                 padding_value=0,
             ),
@@ -642,7 +641,7 @@ def _ref_pack_sequence(inputs: Inputs):
     seqs = inputs["sequences"]
     dtype = np.asarray(seqs[0]).dtype if seqs else "float32"
     x = ref.pad_sequences(seqs, dtype=dtype, padding="post")
-    return rr.pack_sequences(x, [len(s) for s in seqs])
+    return ref.pack_sequences(x, [len(s) for s in seqs])
 
 
 def _pack_sequence_cases() -> list[Case]:
@@ -695,7 +694,7 @@ def _torch_unpack_sequence(inputs: Inputs):
 
 
 def _ref_unpack_list(inputs: Inputs):
-    return ref.unpad_sequences(*rr.unpack_sequences(inputs["packed"]))
+    return ref.unpad_sequences(*ref.unpack_sequences(inputs["packed"]))
 
 
 def _unpack_sequence_cases() -> list[Case]:
@@ -714,7 +713,7 @@ def _unpack_sequence_cases() -> list[Case]:
             lambda: packed_inputs(min_length=0).filter(
                 lambda i: i["packed"].batch_sizes[:1].sum() < i["packed"].sorted_indices.size
             ),
-            dict(packed=rr.pack_sequences(np.zeros((1, 1), np.int64), [0])),
+            dict(packed=ref.pack_sequences(np.zeros((1, 1), np.int64), [0])),
             "a packing with rows of length 0 raises (IndexError; RuntimeError when no row has "
             "a step); the reference gives those rows back empty.",
         ),

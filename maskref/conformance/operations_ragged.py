@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reference import ragged
+import reference as ref
 from reference import strategies as rs
 
 from .core import Inputs
@@ -32,7 +32,7 @@ def padded_from_ragged_inputs(draw) -> Inputs:
     dtype = draw(rs.dtypes())
     seqs = draw(rs.ragged_batches(dtype))
     values = np.concatenate(seqs) if seqs else np.zeros((0,), dtype)
-    splits = ragged.row_splits_from_lengths([len(s) for s in seqs])
+    splits = ref.row_splits_from_lengths([len(s) for s in seqs])
     if draw(st.integers(0, 9)) == 9 and splits.size > 1:  # splits that do not fit values
         splits = splits.copy()
         splits[-1] += 1
@@ -53,7 +53,7 @@ def lengths_inputs() -> st.SearchStrategy[Inputs]:
 
 @st.composite
 def row_splits_inputs(draw) -> Inputs:
-    splits = ragged.row_splits_from_lengths(draw(rs.lengths()))
+    splits = ref.row_splits_from_lengths(draw(rs.lengths()))
     broken = st.sampled_from(
         [np.array([1, 2]), np.array([0, 2, 1]), np.zeros(0, np.int64), np.array([0.0, 1.0])]
     )
@@ -87,7 +87,7 @@ def pack_inputs(draw) -> Inputs:
 @st.composite
 def unpack_inputs(draw) -> Inputs:
     x, lens = draw(batch_with_lengths())
-    packed = ragged.pack_sequences(x, lens)
+    packed = ref.pack_sequences(x, lens)
     longest = int(lens.max()) if lens.size else 0
     inputs: Inputs = dict(packed=packed)
     if draw(st.booleans()):
@@ -102,7 +102,7 @@ def unpack_inputs(draw) -> Inputs:
 @st.composite
 def repad_inputs(draw) -> Inputs:
     x, mask = draw(rs.padded_batches())
-    values, indices, _, _ = ragged.unpad(x, mask)
+    values, indices, _, _ = ref.unpad(x, mask)
     if draw(st.integers(0, 9)) == 9 and indices.size:
         indices = indices.copy()
         indices[-1] = draw(st.sampled_from([-1, mask.size, indices[0]]))
