@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from reference.conventions import ADDITIVE_THRESHOLD, CONVENTIONS, NAMED_CONVENTIONS
+from maskref.api.conventions import ADDITIVE_THRESHOLD, CONVENTIONS, NAMED_CONVENTIONS
 
 T, F = True, False
 KEEP = np.array([[T, F, T], [F, F, T]])

@@ -8,11 +8,10 @@ The cross-backend property tests against the reference live elsewhere.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 from conftest import ON_CI
+from helpers import assert_same
 
 if ON_CI:  # CI must test every framework: a missing TensorFlow fails there
     import tensorflow as tf
@@ -23,26 +22,7 @@ import reference as R
 import tf_impl as T
 
 NAN, INF = np.nan, np.inf
-NEW = [
-    "attention_mask",
-    "attention_weights",
-    "causal_mask",
-    "convert_mask",
-    "scaled_dot_product_attention",
-    "segment_ids_from_lengths",
-    "segment_mask",
-]
 EMPTY = ["zeros", "nan", "mean"]
-
-
-def same(got: object, expected: np.ndarray, rtol: float = 1e-5, atol: float = 1e-5) -> None:
-    assert isinstance(got, tf.Tensor)
-    got = got.numpy()
-    assert got.dtype == expected.dtype and got.shape == expected.shape
-    if expected.dtype.kind in "biu":
-        np.testing.assert_array_equal(got, expected)
-    else:
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
 def padded_batch(seed: int = 0, dtype: str = "float32"):
@@ -63,21 +43,6 @@ def padded_batch(seed: int = 0, dtype: str = "float32"):
     return q, k, v, keys
 
 
-# --- the API mirrors the reference -------------------------------------------------
-
-
-def test_signatures_and_docstrings_mirror_the_reference() -> None:
-    for name in [*NEW, "mask_convention"]:
-        assert name in T.__all__
-        ref, ours = inspect.signature(getattr(R, name)), inspect.signature(getattr(T, name))
-        assert [(p.name, p.kind, p.default) for p in ours.parameters.values()] == [
-            (p.name, p.kind, p.default) for p in ref.parameters.values()
-        ], name
-    for name in NEW:
-        assert getattr(T, name).__doc__.lstrip().startswith("Mirrors ``reference."), name
-    assert T.mask_convention is R.mask_convention
-
-
 # --- tf.function and XLA -----------------------------------------------------------
 
 
@@ -91,8 +56,8 @@ def test_attention_in_tf_function_and_xla(jit: bool, empty: str) -> None:
         lambda a, b, c, m: T.scaled_dot_product_attention(a, b, c, m, **kw), jit_compile=jit
     )
     weights = tf.function(lambda a, b, m: T.attention_weights(a, b, m, **kw), jit_compile=jit)
-    same(sdpa(q, k, v, mask), R.scaled_dot_product_attention(q, k, v, mask, **kw))
-    same(weights(q, k, mask), R.attention_weights(q, k, mask, **kw))
+    assert_same(sdpa(q, k, v, mask), R.scaled_dot_product_attention(q, k, v, mask, **kw))
+    assert_same(weights(q, k, mask), R.attention_weights(q, k, mask, **kw))
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -123,7 +88,7 @@ def test_no_retracing_when_only_the_mask_changes() -> None:
     rng = np.random.default_rng(1)
     for _ in range(3):
         m = rng.random((3, 1, 4, 5)) < 0.5
-        same(attend(q, k, m), R.scaled_dot_product_attention(q, k, k, m))
+        assert_same(attend(q, k, m), R.scaled_dot_product_attention(q, k, k, m))
     assert len(traces) == 1
 
 
@@ -138,20 +103,20 @@ def test_unknown_sizes_in_tf_function() -> None:
     )
     mask = keys[:, None, None, :]
     expected = R.scaled_dot_product_attention(q, k, v, mask, causal=True, empty="mean")
-    same(sdpa(q, k, v, keys), expected)
+    assert_same(sdpa(q, k, v, keys), expected)
     rows = tf.TensorSpec([None, None], tf.bool)
     masks = tf.function(
         lambda a, b: T.attention_mask(a, b, causal=True), input_signature=[rows] * 2
     )
     qm = np.array([[True, True, False], [True, False, False]])
-    same(masks(qm, keys[:2]), R.attention_mask(qm, keys[:2], causal=True))
+    assert_same(masks(qm, keys[:2]), R.attention_mask(qm, keys[:2], causal=True))
     with pytest.raises(tf.errors.InvalidArgumentError, match="batch sizes disagree"):
         masks(qm, keys)
     causal = tf.function(
         lambda n: T.causal_mask(n, 5, align="bottom_right"),
         input_signature=[tf.TensorSpec([], tf.int32)],
     )
-    same(causal(3), R.causal_mask(3, 5, align="bottom_right"))
+    assert_same(causal(3), R.causal_mask(3, 5, align="bottom_right"))
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -161,18 +126,20 @@ def test_masks_in_tf_function_and_xla(jit: bool) -> None:
     masks = tf.function(
         lambda a, b: T.attention_mask(a, causal=True, window=2, segment_ids=b), jit_compile=jit
     )
-    same(masks(qm, ids), R.attention_mask(qm, causal=True, window=2, segment_ids=ids))
+    assert_same(masks(qm, ids), R.attention_mask(qm, causal=True, window=2, segment_ids=ids))
     segments = tf.function(
         lambda lengths, n: T.segment_ids_from_lengths(lengths, n), jit_compile=jit
     )
     lengths = np.array([[2, 0, 1], [3, 1, 0]])
-    same(segments(lengths, tf.constant(5)), R.segment_ids_from_lengths(lengths, 5))
+    assert_same(segments(lengths, tf.constant(5)), R.segment_ids_from_lengths(lengths, 5))
     convert = tf.function(
         lambda m: T.convert_mask(m, "transformers", "additive_min", dtype="float16"),
         jit_compile=jit,
     )
     ints = np.array([[1, 1, 0], [0, 1, 1]])
-    same(convert(ints), R.convert_mask(ints, "transformers", "additive_min", dtype="float16"))
+    assert_same(
+        convert(ints), R.convert_mask(ints, "transformers", "additive_min", dtype="float16")
+    )
 
 
 # --- data-dependent checks: ValueError eagerly, assertions in graph mode ----------------
@@ -192,14 +159,16 @@ def test_bad_mask_values_raise_eagerly_and_assert_in_graph_mode(mask: list, sour
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"convention|NaN"):
         fn(tf.constant(mask))
     fn = tf.function(lambda m: T.convert_mask(m, "int", "additive"))
-    same(fn(tf.constant([1, 0])), np.array([0.0, -INF], np.float32))  # good masks pass
+    assert_same(fn(tf.constant([1, 0])), np.array([0.0, -INF], np.float32))  # good masks pass
 
 
 def test_segment_lengths_checked_in_graph_mode() -> None:
     fn = tf.function(lambda lengths, n: T.segment_ids_from_lengths(lengths, n))
     with pytest.raises(tf.errors.InvalidArgumentError, match="more than seqlen"):
         fn(tf.constant([[2, 3]]), tf.constant(4))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"lengths_per_row must hold .*2\*\*63 - 1"
+    ):
         fn(tf.constant([[2, -1]]), tf.constant(4))
     with pytest.raises(ValueError, match="more than seqlen=4"):
         T.segment_ids_from_lengths(tf.constant([[2, 3]]), 4)
@@ -253,7 +222,7 @@ def test_gradients_with_causal_rows_that_see_nothing() -> None:
     assert all(np.isfinite(g).all() for g in (gq, gk, gv))
     assert (gq[:, :2] == 0).all() and (gk[0, 2] == 0).all() and (gv[0, 2] == 0).all()
     expected = R.scaled_dot_product_attention(q, k, v, mask, causal=True, align="bottom_right")
-    same(
+    assert_same(
         T.scaled_dot_product_attention(q, k, v, mask, causal=True, align="bottom_right"),
         expected,
         rtol=1e-10,
@@ -317,10 +286,10 @@ def test_half_precision_dtypes_are_kept(dtype: tf.DType) -> None:
 def test_convert_mask_dtype_spellings() -> None:
     keep = np.array([True, False])
     for dtype in ("float16", np.dtype("float16"), tf.float16, np.float16):
-        same(
+        assert_same(
             T.convert_mask(keep, "keep", "additive", dtype=dtype), np.array([0.0, -INF], np.float16)
         )
-    same(T.convert_mask(keep, "keep", "int", dtype=tf.uint8), np.array([1, 0], np.uint8))
+    assert_same(T.convert_mask(keep, "keep", "int", dtype=tf.uint8), np.array([1, 0], np.uint8))
     with pytest.raises(TypeError):
         T.convert_mask(keep, "keep", "additive", dtype=tf.int32)
 
@@ -328,8 +297,8 @@ def test_convert_mask_dtype_spellings() -> None:
 def test_segment_ids_from_ragged_input() -> None:
     rows = [[2, 0, 1], [], [4]]
     expected = R.segment_ids_from_lengths(rows, 4)
-    same(T.segment_ids_from_lengths(tf.ragged.constant(rows, dtype=tf.int64), 4), expected)
-    same(T.segment_ids_from_lengths(tf.ragged.constant(rows, dtype=tf.int32), 4), expected)
-    same(T.segment_ids_from_lengths(rows, 4), expected)
+    assert_same(T.segment_ids_from_lengths(tf.ragged.constant(rows, dtype=tf.int64), 4), expected)
+    assert_same(T.segment_ids_from_lengths(tf.ragged.constant(rows, dtype=tf.int32), 4), expected)
+    assert_same(T.segment_ids_from_lengths(rows, 4), expected)
     with pytest.raises(TypeError):
         T.segment_ids_from_lengths(tf.ragged.constant([[1.0]]), 4)

@@ -22,9 +22,9 @@ import torch.nn.functional as F  # noqa: E402
 
 import reference as ref  # noqa: E402
 import torch_impl as ti  # noqa: E402
+from maskref.api.attention import aligned_mask_shape, band_rule  # noqa: E402
 from reference import strategies as rs  # noqa: E402
-from reference.attention import aligned_mask_shape, band_rule  # noqa: E402
-from torch_impl import attention as ta  # noqa: E402
+from torch_impl import _fast_attention as fast  # noqa: E402
 
 NAN, INF = float("nan"), float("inf")
 T, F_ = True, False
@@ -37,8 +37,14 @@ def path(request, monkeypatch):
     """Both code paths: the CPU one that skips replacements that change nothing, and the
     one compiled graphs and GPUs take (every replacement made)."""
     if request.param == "always_replace":
-        monkeypatch.setattr(ta, "_all_true", lambda t: False)
+        unknown(monkeypatch)
     return request.param
+
+
+def unknown(monkeypatch):
+    """The CPU shortcuts answer "unknown", as in compiled graphs and on other devices."""
+    monkeypatch.setattr(fast, "all_true", lambda t: False)
+    monkeypatch.setattr(fast, "all_finite", lambda *ts: None)
 
 
 def visibility(mask, causal=False, align="top_left", window=None, lq=L, lk=S):
@@ -269,19 +275,50 @@ def test_zero_sizes(shape, empty):
     out.sum().backward()  # connected to the inputs even when empty
 
 
-def test_a_key_or_value_that_some_query_sees_reaches_the_others_through_the_kernel():
-    """The documented limit: only keys no query sees are replaced; the kernel's arithmetic
-    carries a NaN in a key one query sees into the rows that may not see it."""
-    q, k, v = torch.randn(1, 1, 3, 4), torch.randn(1, 1, 4, 4), torch.randn(1, 1, 4, 4)
-    mask = torch.ones(1, 1, 3, 4, dtype=torch.bool)
+def test_a_nan_key_that_one_query_sees_stays_in_its_row():
+    """Issue 12, item 2: the fused kernel computes every score before the mask, so a NaN key
+    that only the last query sees made every row NaN; now only that row is."""
+    q, k, v = torch.zeros(4, 2), torch.zeros(4, 2), torch.ones(4, 2)
+    k[3] = NAN
+    out = ti.scaled_dot_product_attention(q, k, v, causal=True)
+    expected = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), causal=True)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    assert torch.isnan(out[3]).all() and torch.isfinite(out[:3]).all()
+
+
+@pytest.mark.parametrize("poison", [NAN, INF, -INF])
+@pytest.mark.parametrize("where", ["key", "value"])
+def test_a_non_finite_input_that_some_query_sees_is_exact(poison, where):
+    """Only the rows that may see a non-finite key or value are affected, as in the reference
+    (NaN, inf or a finite row, whatever it gives): the eager CPU path checks the inputs and
+    leaves every hidden pair out."""
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.normal(size=(B, H, n, E)).astype(np.float32) for n in (L, S, S))
+    mask = np.ones((B, H, L, S), bool)
     mask[..., 1:, 1] = False  # key 1: seen by query 0 only
-    v[..., 1, :] = NAN
+    {"key": k, "value": v}[where][..., 1, 0] = poison
+    with np.errstate(invalid="ignore", over="ignore"):
+        expected = ref.scaled_dot_product_attention(q, k, v, mask)
+    tensors = [torch.from_numpy(a) for a in (q, k, v, mask)]
+    out = ti.scaled_dot_product_attention(*tensors).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)  # NaN where NaN
+    assert np.isfinite(out[..., 1:, :]).all()
+
+
+@pytest.mark.parametrize("poison", [NAN, INF])
+def test_without_reading_values_the_rows_that_see_a_non_finite_key_are_nan(monkeypatch, poison):
+    """Compiled graphs and other devices read no value: non-finite keys and values are
+    replaced before the kernel, and the rows that may see one are NaN; the others exact."""
+    unknown(monkeypatch)
+    q, k, v = torch.randn(B, H, L, E), torch.randn(B, H, S, E), torch.randn(B, H, S, E)
+    mask = torch.ones(B, H, L, S, dtype=torch.bool)
+    mask[..., 1:, 1] = False
+    k[..., 1, 0], v[..., 3, 0] = poison, poison  # key 3: every row sees it in batch 0
+    mask[1, :, :, 3] = False
     out = ti.scaled_dot_product_attention(q, k, v, mask)
-    expected = ref.scaled_dot_product_attention(q.numpy(), k.numpy(), v.numpy(), mask.numpy())
-    assert np.isnan(expected[0, 0, 0]).all() and np.isfinite(expected[0, 0, 1:]).all()
-    assert torch.isnan(out[0, 0, 0]).all()
-    # torch 2.13, CPU: the weight 0 times NaN is NaN (if this changes, update the docstring)
-    assert torch.isnan(out[0, 0, 1:]).any()
+    expected = ref.scaled_dot_product_attention(*(t.numpy() for t in (q, k, v, mask)))
+    assert torch.isnan(out[0]).all() and torch.isnan(out[1, :, 0]).all()
+    np.testing.assert_allclose(out[1, :, 1:].numpy(), expected[1, :, 1:], rtol=1e-5, atol=1e-6)
 
 
 # --- compile, dtypes, devices, inputs ------------------------------------------------------
@@ -427,25 +464,21 @@ def test_inputs_are_never_mutated():
     assert keep.tolist() == [T, F_, T]
 
 
-def test_shortcuts_are_exact():
-    """The CPU shortcuts (replacements skipped where they change nothing) give the same
-    bits as the always-replace path."""
+def test_shortcuts_are_exact(monkeypatch):
+    """The CPU shortcuts (replacements skipped where they change nothing, the kernel's inputs
+    checked instead of sanitised) give the same bits as the path that reads no value."""
     q, k, v = torch.randn(B, H, L, E), torch.randn(B, H, S, E), torch.randn(B, H, S, E)
-    for mask, band in [
+    cases = [
         (MASKS["key_padding"], {}),
         (None, {"causal": True}),
         (np.ones((L, S), bool), {}),
         (MASKS["per_batch"], {"causal": True}),
-    ]:
-        m = None if mask is None else torch.from_numpy(mask)
-        fast = ti.scaled_dot_product_attention(q, k, v, m, **band)
-        original = ta._all_true
-        ta._all_true = lambda t: False
-        try:
-            slow = ti.scaled_dot_product_attention(q, k, v, m, **band)
-        finally:
-            ta._all_true = original
-        assert torch.equal(fast, slow)
+    ]
+    masks = [None if mask is None else torch.from_numpy(mask) for mask, _ in cases]
+    quick = [ti.scaled_dot_product_attention(q, k, v, m, **b) for m, (_, b) in zip(masks, cases)]
+    unknown(monkeypatch)
+    for m, (_, band), expected in zip(masks, cases, quick):
+        assert torch.equal(ti.scaled_dot_product_attention(q, k, v, m, **band), expected)
 
 
 # --- segments ------------------------------------------------------------------------------

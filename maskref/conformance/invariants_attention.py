@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import reference as ref
+from maskref.api.conventions import CONVENTIONS, NAMED_CONVENTIONS
 from reference import strategies as rs
-from reference.conventions import CONVENTIONS, NAMED_CONVENTIONS
 
 from .core import Case, Inputs
 from .operations import ATTENTION_TOLERANCES, mask_in
