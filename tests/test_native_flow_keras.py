@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import require
 
-from reference import flow
+import reference
+from maskref.api.flow import KERAS_LAYER_KINDS
 
 F32 = np.float32
 X = np.array([[[1.0], [0.0], [2.0]]], F32)  # step 1 is padding for Masking(0.0)
@@ -71,17 +72,17 @@ def test_a_functional_model_can_output_the_symbolic_mask(keras):
 
 def test_masking_zeroes_with_where_not_by_multiplying(keras):
     """An inf mask_value gives 0 at the masked step (inf * 0 would be NaN): Keras 3.15 uses
-    where, as reference.flow.masking_values does."""
+    where, as reference.masking_values does."""
     x = np.array([[[np.inf], [1.0]]], F32)
     out = keras.layers.Masking(np.inf)(x)
     assert np.asarray(out).ravel().tolist() == [0.0, 1.0]
     assert _mask(out) == [[False, True]]
-    values, mask = flow.masking_values(x, np.inf)
+    values, mask = reference.masking_values(x, np.inf)
     assert values.ravel().tolist() == [0.0, 1.0] and mask.tolist() == [[False, True]]
 
 
 @pytest.mark.parametrize(
-    "name", sorted(k for k, v in flow.KERAS_LAYER_KINDS.items() if v in ("propagate", "destroy"))
+    "name", sorted(k for k, v in KERAS_LAYER_KINDS.items() if v in ("propagate", "destroy"))
 )
 def test_supports_masking_matches_the_kind(keras, name):
     """Layers of kind "propagate" support masking (default compute_mask); "destroy" ones do
@@ -95,7 +96,7 @@ def test_supports_masking_matches_the_kind(keras, name):
         "Conv1D": lambda: layers.Conv1D(1, 1),
     }
     layer = makers.get(name, lambda: getattr(layers, name)())()
-    assert layer.supports_masking == (flow.KERAS_LAYER_KINDS[name] == "propagate")
+    assert layer.supports_masking == (KERAS_LAYER_KINDS[name] == "propagate")
 
 
 def test_a_layer_without_masking_support_warns_and_drops_the_mask(keras):

@@ -28,8 +28,12 @@ import keras  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from torch_impl.flow import Add, Embedding, MaskedSequential  # noqa: E402
-from torch_impl.pooling import MaskedGlobalAveragePooling1D  # noqa: E402
+from torch_impl import (  # noqa: E402
+    Add,
+    Embedding,
+    MaskedGlobalAveragePooling1D,
+    MaskedSequential,
+)
 
 V, D = 12, 4
 TOL = {"rtol": 1e-5, "atol": 1e-6}

@@ -1,23 +1,23 @@
-"""tf_impl.flow: the mask-flow rules against the reference, Keras mask plumbing, explain_masks.
+"""tf_impl's mask flow: what the conformance registry does not cover, Keras plumbing, explain_masks.
 
-Hypothesis draws lists of masks (holes, pre/post layouts, None entries, fully
-masked rows) and data with NaN/inf under the mask; tf_impl must give the
-reference's results exactly (values, dtypes, shapes) or raise its error
-class. Then: ``get_mask``/``set_mask``, the three custom-layer bases in
-functional, Sequential and subclassed models, and ``explain_masks`` on the
-issue's two models.
+The registry (``maskref/conformance/operations_flow.py``) checks each rule
+against the reference on drawn tensors. Here: lists, tuples and tensors mixed,
+bad input (the reference's class and message), mixed dtypes, Keras's own
+layers, ``tf.function``, ``get_mask``/``set_mask``, the three custom-layer
+bases in functional, Sequential and subclassed models, and ``explain_masks``
+on the issue's two models.
 """
 
 from __future__ import annotations
 
-import doctest
-import inspect
 import re
 import warnings
 
 import numpy as np
 import pytest
 from conftest import ON_CI
+from helpers import agree
+from helpers import assert_same as same
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -29,59 +29,13 @@ else:
 
 import keras
 
-import reference.flow as R
-import tf_impl.flow as T
+import reference as R
+import tf_impl as T
+from maskref.api.flow import MERGE_OPS, RULES
 from reference import strategies as S
 
 DESTROY_WARNING = "does not support masking and will therefore destroy the mask information"
 IDS = np.array([[3, 5, 0, 0], [0, 0, 0, 0], [2, 9, 4, 1]])  # row 1 fully padded
-
-
-def same(got: object, expected: object) -> None:
-    """Equal structure, dtypes, shapes and values (NaN equal to NaN); no tolerance."""
-    if isinstance(expected, tuple):
-        assert isinstance(got, tuple) and len(got) == len(expected)
-        for g, e in zip(got, expected):
-            same(g, e)
-        return
-    if expected is None:
-        assert got is None
-        return
-    assert isinstance(got, tf.Tensor), type(got)
-    got, expected = got.numpy(), np.asarray(expected)
-    assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    np.testing.assert_array_equal(got, expected)
-
-
-def agree(name: str, *args: object, **kwargs: object) -> object:
-    """tf_impl's ``name`` gives the reference's result, or raises the reference's error class."""
-    try:
-        expected = getattr(R, name)(*args, **kwargs)
-    except (ValueError, TypeError) as err:
-        with pytest.raises(type(err)):
-            getattr(T, name)(*args, **kwargs)
-        return err
-    same(getattr(T, name)(*args, **kwargs), expected)
-    return expected
-
-
-def test_same_functions_and_signatures():
-    for name in R.__all__:
-        params = [
-            [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
-            for fn in (getattr(T, name), getattr(R, name))
-        ]
-        assert params[0] == params[1], name
-        assert f"reference.{name}" in getattr(T, name).__doc__
-    assert T.KERAS_LAYER_KINDS is R.KERAS_LAYER_KINDS
-    assert set(T.RULES) == set(R.RULES)
-
-
-def test_docstring_examples():
-    globs = {"np": np, "tf": tf, **vars(T)}
-    result = doctest.testmod(T, globs=globs, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 10
 
 
 @st.composite
@@ -105,8 +59,8 @@ def mask_lists(draw, max_masks: int = 4):
 def test_merge_masks_agree(case):
     _, masks = case
     for name in ("merge_masks", "merge_masks_strict"):
-        agree(name, masks)
-        agree(name, tuple(masks))
+        agree(T, name, masks)
+        agree(T, name, tuple(masks))
 
 
 @given(mask_lists(), st.data())
@@ -120,9 +74,10 @@ def test_merge_masks_refuse_what_the_reference_refuses(case, data):
     else:
         masks = np.ones((2, *shape), bool)
     for name in ("merge_masks", "merge_masks_strict"):
-        err = agree(name, masks)
         if bad != "shape" or any(m is not None for m in masks[:-1]):
-            assert isinstance(err, (TypeError, ValueError))
+            with pytest.raises((TypeError, ValueError)):
+                getattr(R, name)(masks)
+        agree(T, name, masks)
     with pytest.raises(TypeError):
         T.merge_masks(tf.ones((2, 2), tf.bool))
 
@@ -135,8 +90,9 @@ def test_concatenate_masks_agree(case, data):
     axis = data.draw(st.sampled_from((-1, 2, 1, -2, 0, 3, -4)))
     if axis in (1, -2, 0):  # concatenating along time (or batch): the features must agree
         rank3 = [(b, t, feats[0] if feats else 1) for _ in masks]
-    agree("concatenate_masks", masks, rank3, axis=axis)
+    agree(T, "concatenate_masks", masks, rank3, axis=axis)
     agree(
+        T,
         "concatenate_masks",
         masks,
         [(b, t)] * len(masks),
@@ -146,11 +102,11 @@ def test_concatenate_masks_agree(case, data):
 
 def test_concatenate_masks_errors_and_keras():
     a, b = np.array([[True, False, False]]), np.array([[True, True, False]])
-    agree("concatenate_masks", [a], [(1, 3, 2), (1, 3, 2)])  # counts differ
-    agree("concatenate_masks", [a, None], [(1, 3, 2), (1, 3)])  # ranks differ
-    agree("concatenate_masks", [a, None], [(1, 3, 2), (1, 3, 2)], axis=(1,))
-    agree("concatenate_masks", [a, None], [(1, 3, 2), (1, 3, 2)], axis=5)
-    agree("concatenate_masks", [a, None], [(1, 3, 2), (1, 4, 2)])  # a is not (1, 4)
+    agree(T, "concatenate_masks", [a], [(1, 3, 2), (1, 3, 2)])  # counts differ
+    agree(T, "concatenate_masks", [a, None], [(1, 3, 2), (1, 3)])  # ranks differ
+    agree(T, "concatenate_masks", [a, None], [(1, 3, 2), (1, 3, 2)], axis=(1,))
+    agree(T, "concatenate_masks", [a, None], [(1, 3, 2), (1, 3, 2)], axis=5)
+    agree(T, "concatenate_masks", [a, None], [(1, 3, 2), (1, 4, 2)])  # a is not (1, 4)
     # Keras's own Concatenate gives the same masks (feature axis and time axis)
     x, y = tf.zeros((1, 3, 2)), tf.zeros((1, 3, 4))
     for masks, inputs, axis in (
@@ -167,17 +123,6 @@ def test_concatenate_masks_errors_and_keras():
         np.testing.assert_array_equal(got.numpy(), keras_mask.numpy())
 
 
-@given(
-    st.sampled_from(
-        ("propagate", "keep", "consume", "destroy", "attention", "recurrent", "merge", "create", 3)
-    ),
-    st.one_of(st.none(), S.masks((2, 3)), st.just(np.ones((2, 3), np.int32))),
-    st.booleans(),
-)
-def test_flow_mask_agrees(kind, mask, return_sequences):
-    agree("flow_mask", kind, mask, return_sequences=return_sequences)
-
-
 def test_rules_match_keras_layers():
     m = tf.constant([[True, True, False]])
     x = tf.zeros((1, 3, 2))
@@ -190,21 +135,8 @@ def test_rules_match_keras_layers():
         keras.layers.LSTM(2, return_sequences=True).compute_mask(x, m).numpy(),
     )
     assert keras.layers.GlobalAveragePooling1D().compute_mask(x, m) is None
-    assert T.RULES["attention"](m, None) is m
-    assert T.RULES["merge"]([m, None]) is None
-
-
-@given(
-    hnp.arrays(
-        st.sampled_from((np.float32, np.float64)),
-        hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
-        elements=st.sampled_from((0.0, -0.0, 1.5, np.nan, np.inf, -np.inf, 4.0)),
-    ),
-    st.sampled_from((0.0, 4.0, np.inf, np.nan)),
-)
-def test_masking_values_agree(x, mask_value):
-    agree("masking_values", x, mask_value)
-    agree("masking_values", tf.constant(x), mask_value)
+    assert RULES["attention"](m, None) is m
+    assert T.merge_masks([m, None]) is None
 
 
 @pytest.mark.parametrize("mask_value", [0.0, 4.0, np.inf, -np.inf])
@@ -228,7 +160,7 @@ MERGE_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8", "boo
 
 
 @given(
-    st.sampled_from(tuple(R.MERGE_OPS)),
+    st.sampled_from(tuple(MERGE_OPS)),
     st.lists(st.sampled_from(MERGE_DTYPES), min_size=0, max_size=4),
     st.data(),
 )
@@ -242,7 +174,7 @@ def test_merge_values_agree(op, dtypes, data):
     if len(xs) > 1 and data.draw(st.integers(0, 5)) == 0:
         xs[-1] = np.zeros(shape + (2,), np.float32)  # a shape that does not fit
     masks = data.draw(st.lists(st.one_of(st.none(), S.masks((2, 2))), max_size=3))
-    agree("merge_values", op, xs, masks)
+    agree(T, "merge_values", op, xs, masks)
 
 
 def test_merge_values_match_keras_add_and_mask():

@@ -101,7 +101,7 @@ def layers(tf):
 
 def maskref_layers(tf):
     """The same four layers on maskref's bases."""
-    from tf_impl.flow import ConsumingLayer, PropagatingLayer, TransformingLayer
+    from tf_impl import ConsumingLayer, PropagatingLayer, TransformingLayer
 
     _, _, _, default = layers(tf)
 

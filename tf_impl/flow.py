@@ -1,9 +1,7 @@
-"""Mask flow in Keras 3: the rules of :mod:`reference.flow` on ``tf.Tensor`` masks, and tools.
+"""Mask flow in Keras 3: the mask-flow kernels on ``tf.Tensor`` masks, and tools.
 
-Mirrors :mod:`reference.flow` (the rules are stated there): :func:`merge_masks`,
-:func:`merge_masks_strict`, :func:`concatenate_masks`, :func:`flow_mask`,
-:func:`masking_values` and :func:`merge_values` take and return ``tf.bool``
-masks (or None) and give the reference's results and errors. On top of that:
+The rules and checks are the front ends' (:mod:`maskref.api.flow`); masks are
+``tf.bool`` tensors (or None). On top of them, what only Keras has:
 
 * :func:`get_mask` / :func:`set_mask`: the mask Keras keeps on a tensor
   (``_keras_mask``; Keras 3 has no public reader).
@@ -18,23 +16,17 @@ masks (or None) and give the reference's results and errors. On top of that:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-import tf_impl as _public  # the public functions (bound at package import)
-from maskref.api.checks import (
-    check_choice,
-    check_mask_dtype,
-    check_mask_shape,
-    normalize_single_axis,
-)
-from reference.flow import KERAS_LAYER_KINDS, check_merge_dtype
-from reference.flow import MERGE_OPS as _REFERENCE_MERGE_OPS
+from maskref.api.checks import check_mask_dtype, check_mask_shape
+from maskref.api.flow import KERAS_LAYER_KINDS, RULES
+from maskref.api.masks import as_mask as _as_mask
 
-from ._convert import as_tensor, python_errors, static_shape
+from ._backend import BACKEND
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
 
 __all__ = [
@@ -48,16 +40,12 @@ __all__ = [
     "TransformingLayer",
     "concatenate_masks",
     "explain_masks",
-    "flow_mask",
     "get_mask",
-    "masking_values",
     "merge_masks",
     "merge_masks_strict",
     "merge_values",
     "set_mask",
 ]
-
-Mask = tf.Tensor | None
 
 try:  # Keras's own reader/writer (it also knows its fallback dict for objects without attributes)
     from keras.src.backend import get_keras_mask as _get_keras_mask
@@ -75,158 +63,6 @@ except ImportError:  # pragma: no cover - another Keras 3 layout: the attribute 
             x._keras_mask = mask
 
 
-def _bool_tensor(mask: object, name: str) -> tf.Tensor:
-    t = as_tensor(mask, name)
-    check_mask_dtype(t.dtype.name, name)
-    return t
-
-
-def _masks(masks: Sequence[object], same_shape: bool = True) -> list[Mask]:
-    """Mirrors the reference's check: a list/tuple of bool masks or None, one shared shape."""
-    if isinstance(masks, (np.ndarray, tf.Tensor)) or not isinstance(masks, (list, tuple)):
-        raise TypeError(f"masks must be a list of masks or None, got {type(masks).__name__}")
-    out = [None if m is None else _bool_tensor(m, f"masks[{i}]") for i, m in enumerate(masks)]
-    shapes = {static_shape(m, "mask") for m in out if m is not None}
-    if same_shape and len(shapes) > 1:
-        known = {s for s in shapes if None not in s}
-        compatible = all(
-            len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-            for a in shapes
-            for b in shapes
-        )
-        if not compatible or len(known) > 1:
-            raise ValueError(f"masks must share one shape, got {sorted(shapes, key=str)}")
-    return out
-
-
-@python_errors
-def merge_masks(masks: Sequence[object]) -> Mask:
-    """Mirrors ``reference.merge_masks`` (rule stated there): Keras's mask of ``Add`` & co.
-
-    None if any input has no mask, else the element-wise OR. ``masks``: a list
-    or tuple of ``tf.bool`` tensors (arrays, lists) of one shape, or None.
-
-    >>> merge_masks([tf.constant([[True, False]]), tf.constant([[False, False]])]).numpy()
-    array([[ True, False]])
-    >>> merge_masks([tf.constant([[True, False]]), None]) is None
-    True
-    """
-    ms = _masks(masks)
-    if not ms or any(m is None for m in ms):
-        return None
-    out = ms[0]
-    for m in ms[1:]:
-        out = tf.logical_or(out, m)
-    return out
-
-
-@python_errors
-def merge_masks_strict(masks: Sequence[object]) -> Mask:
-    """Mirrors ``reference.merge_masks_strict`` (rule stated there): AND of the masks given.
-
-    An input without a mask counts as all-valid; None only when no input has
-    a mask. Keras's merge layers use :func:`merge_masks` instead.
-
-    >>> merge_masks_strict([tf.constant([[True, False]]), None]).numpy()
-    array([[ True, False]])
-    """
-    ms = [m for m in _masks(masks) if m is not None]
-    if not ms:
-        return None
-    out = ms[0]
-    for m in ms[1:]:
-        out = tf.logical_and(out, m)
-    return out
-
-
-@python_errors
-def concatenate_masks(
-    masks: Sequence[object], shapes: Sequence[tuple[int, ...]], axis: int = -1
-) -> Mask:
-    """Mirrors ``reference.concatenate_masks`` (rule stated there): ``Concatenate(axis)``'s mask.
-
-    Each mask broadcast to its input's shape (all-True for None), concatenated
-    along ``axis``, then ``any`` over the last axis; None if no input has a
-    mask. ``shapes`` are the inputs' full static shapes (tuples of ints).
-
-    >>> a = tf.constant([[True, False]])
-    >>> concatenate_masks([a, None], [(1, 2, 3), (1, 2, 4)]).numpy()
-    array([[ True,  True]])
-    >>> concatenate_masks([a, a], [(1, 2, 3), (1, 2, 3)], axis=1).numpy()
-    array([[ True, False,  True, False]])
-    """
-    ms = _masks(masks, same_shape=False)
-    shapes = [tuple(s) for s in shapes]
-    if len(shapes) != len(ms):
-        raise ValueError(f"got {len(ms)} masks for {len(shapes)} shapes")
-    if all(m is None for m in ms):
-        return None
-    ranks = {len(s) for s in shapes}
-    if len(ranks) != 1:
-        raise ValueError(f"the inputs must share one rank, got shapes {shapes}")
-    ax = normalize_single_axis(axis, ranks.pop())
-    full = []
-    for m, shape in zip(ms, shapes):
-        if m is None:
-            full.append(tf.ones(shape, tf.bool))
-        elif m.shape.rank < len(shape):
-            extra = len(shape) - m.shape.rank
-            keep = tf.reshape(m, tf.concat([tf.shape(m), tf.ones([extra], tf.int32)], 0))
-            full.append(tf.broadcast_to(keep, shape))
-        else:
-            full.append(m)
-    return tf.reduce_any(tf.concat(full, axis=ax), axis=-1)
-
-
-#: Each kind of layer and its rule: ``(input masks, config) -> output mask`` (as the reference).
-RULES: dict[str, Callable[..., Mask]] = {
-    "propagate": lambda mask: mask,
-    "keep": lambda mask: mask,
-    "consume": lambda mask: None,
-    "destroy": lambda mask: None,
-    "attention": lambda query_mask, value_mask=None: query_mask,
-    "merge": merge_masks,
-}
-
-
-@python_errors
-def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mask:
-    """Mirrors ``reference.flow_mask`` (rule stated there): a one-input layer's output mask.
-
-    ``kind``: ``"propagate"``, ``"keep"``, ``"consume"``, ``"destroy"``,
-    ``"attention"`` or ``"recurrent"`` (``"keep"`` with ``return_sequences``,
-    else ``"consume"``). ``mask``: a ``tf.bool`` tensor or None.
-
-    >>> flow_mask("recurrent", tf.constant([[True, False]]), return_sequences=True).numpy()
-    array([[ True, False]])
-    """
-    check_choice(
-        "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
-    )
-    if mask is not None:
-        mask = as_tensor(mask, "mask")
-        check_mask_dtype(mask.dtype.name)
-    if kind == "recurrent":
-        kind = "keep" if return_sequences else "consume"
-    return RULES[kind](mask)
-
-
-@python_errors
-def masking_values(x: object, mask_value: object = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
-    """Mirrors ``reference.masking_values`` (rule stated there): ``Masking``'s values and mask.
-
-    ``mask = _public.mask_from_value(x, mask_value)`` and ``values = where(mask, x, 0)``,
-    so an inf or NaN masked step gives 0 and the gradient there is exactly 0.
-    ``keras.layers.Masking`` in Keras 3.15 also zeroes with ``where`` (tested).
-
-    >>> values, mask = masking_values(tf.constant([[[1.0], [0.0]]]))
-    >>> values.numpy().ravel(), mask.numpy()
-    (array([1., 0.], dtype=float32), array([[ True, False]]))
-    """
-    mask = _public.mask_from_value(x, mask_value)
-    return _public.apply_mask(x, mask), mask
-
-
 def _fold(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: list[tf.Tensor]) -> tf.Tensor:
     out = xs[0]
     for x in xs[1:]:  # in order, as NumPy's reduction over the stacked axis 0
@@ -234,79 +70,79 @@ def _fold(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: list[tf.Tensor]) 
     return out
 
 
+def merge_masks(masks: list[tf.Tensor]) -> tf.Tensor:
+    """The OR of ``tf.bool`` masks (shapes unknown while tracing are taken as given).
+
+    >>> merge_masks([tf.constant([[True, False]]), tf.constant([[False, False]])]).numpy()
+    array([[ True, False]])
+    """
+    return _fold(tf.logical_or, masks)
+
+
+def merge_masks_strict(masks: list[tf.Tensor]) -> tf.Tensor:
+    return _fold(tf.logical_and, masks)
+
+
+def _broadcast(mask: tf.Tensor, shape: tuple[int, ...]) -> tf.Tensor:
+    """A leading-prefix mask broadcast to ``shape``."""
+    extra = len(shape) - mask.shape.rank
+    keep = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([extra], tf.int32)], 0))
+    return tf.broadcast_to(keep, shape)
+
+
+def concatenate_masks(
+    masks: list[tf.Tensor | None], shapes: list[tuple[int, ...]], axis: int
+) -> tf.Tensor:
+    """``shapes`` are the inputs' full static shapes, as Keras's ``compute_mask`` knows them.
+
+    >>> a = tf.constant([[True, False]])
+    >>> concatenate_masks([a, a], [(1, 2, 3), (1, 2, 3)], axis=1).numpy()
+    array([[ True, False,  True, False]])
+    """
+    full = [tf.ones(s, tf.bool) if m is None else _broadcast(m, s) for m, s in zip(masks, shapes)]
+    return tf.reduce_any(tf.concat(full, axis=axis), axis=-1)
+
+
 def _mean(xs: list[tf.Tensor], dtype: tf.DType) -> tf.Tensor:
     """``np.mean(xs, axis=0)``: float16 accumulates in float32, integers in float64."""
-    acc = tf.float32 if dtype == tf.float16 else dtype
+    acc = tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
     total = _fold(tf.add, [tf.cast(x, acc) for x in xs])
     return tf.cast(total / tf.cast(len(xs), acc), dtype)
 
 
-MERGE_OPS: dict[str, Callable[[list[tf.Tensor], tf.DType], tf.Tensor]] = {
-    "add": lambda xs, dt: _fold(tf.add, [tf.cast(x, dt) for x in xs]),
-    "subtract": lambda xs, dt: tf.subtract(tf.cast(xs[0], dt), tf.cast(xs[1], dt)),
-    "multiply": lambda xs, dt: _fold(tf.multiply, [tf.cast(x, dt) for x in xs]),
-    "average": _mean,
-    "maximum": lambda xs, dt: _fold(
-        tf.logical_or if dt == tf.bool else tf.maximum, [tf.cast(x, dt) for x in xs]
-    ),
-    "minimum": lambda xs, dt: _fold(
-        tf.logical_and if dt == tf.bool else tf.minimum, [tf.cast(x, dt) for x in xs]
-    ),
+_OPS: dict[str, Callable[[list[tf.Tensor]], tf.Tensor]] = {
+    "add": lambda xs: _fold(tf.add, xs),
+    "subtract": lambda xs: tf.subtract(xs[0], xs[1]),
+    "multiply": lambda xs: _fold(tf.multiply, xs),
+    "maximum": lambda xs: _fold(tf.maximum, xs),
+    "minimum": lambda xs: _fold(tf.minimum, xs),
 }
 
 
-def _merge_dtype(op: str, tensors: list[tf.Tensor]) -> tf.DType:
-    """NumPy's result dtype (or its ``TypeError``) for ``op``, read off empty arrays."""
-    dummies = [np.zeros((0,), t.dtype.as_numpy_dtype) for t in tensors]
-    return tf.as_dtype(_REFERENCE_MERGE_OPS[op](dummies).dtype)
-
-
-@python_errors
-def merge_values(op: str, xs: Sequence[object], masks: Sequence[object]) -> tuple[tf.Tensor, Mask]:
-    """Mirrors ``reference.merge_values`` (rule stated there): a Keras merge's values and mask.
-
-    Values and mask by Keras's rule (masked steps of ``multiply``,
-    ``maximum`` and ``minimum`` are replaced before the op), with NumPy's
-    result dtypes; the inputs share one shape (``ValueError``).
+def merge_values(
+    op: str, xs: list[tf.Tensor], masks: list[tf.Tensor | None], dtype: str | None
+) -> tf.Tensor:
+    """Masked steps of ``multiply``, ``maximum`` and ``minimum`` are replaced before the op
+    (``tf.where``), with NumPy's result dtypes (bfloat16 inputs stay bfloat16).
 
     >>> values, mask = merge_values("add", [tf.ones((1, 2, 1)), tf.ones((1, 2, 1))], [None, None])
     >>> values.numpy().ravel(), mask
     (array([2., 2.], dtype=float32), None)
     """
-    check_choice("op", op, tuple(MERGE_OPS))
-    tensors = [as_tensor(x, f"xs[{i}]") for i, x in enumerate(xs)]
-    for i, t in enumerate(tensors):
-        check_merge_dtype(t.dtype.name, f"xs[{i}]")
-    if op == "subtract" and len(tensors) != 2:
-        raise ValueError(f"subtract takes exactly 2 inputs, got {len(tensors)}")
-    if not tensors:
-        raise ValueError("a merge needs at least one input")
-    shapes = [static_shape(t, f"xs[{i}]") for i, t in enumerate(tensors)]
-    if any(s != shapes[0] for s in shapes):
-        raise ValueError(f"the inputs must share one shape, got shapes {shapes}")
-    dtype = _merge_dtype(op, tensors)
-    values = MERGE_OPS[op](tensors, dtype)
-    ms = _masks(masks)
-    if len(ms) != len(tensors):
-        raise ValueError(f"got {len(ms)} masks for {len(tensors)} inputs")
-    mask = merge_masks(ms)
-    if op in ("add", "subtract", "average") or all(m is None for m in ms):
-        return values, mask
-    tensors = [tf.cast(t, dtype) for t in tensors]
-    full = [None if m is None else _mask_like(m, t) for m, t in zip(ms, tensors)]
+    target = tf.as_dtype(dtype) if dtype is not None else xs[0].dtype
+    if op == "average":
+        return _mean(xs, target)
+    tensors = [tf.cast(x, target) for x in xs]
+    if op in ("add", "subtract") or all(m is None for m in masks):
+        return _OPS[op](tensors)
+    full = [None if m is None else _mask_like(m, t) for m, t in zip(masks, tensors)]
     if op == "multiply":
-        return _masked_product(tensors, full), mask
-    bools = dtype == tf.bool
-    if op == "maximum":
-        extreme = tf.logical_or if bools else tf.maximum
-    else:
-        extreme = tf.logical_and if bools else tf.minimum
-    return _masked_extreme(extreme, tensors, full), mask
+        return _masked_product(tensors, full)
+    return _masked_extreme(tf.maximum if op == "maximum" else tf.minimum, tensors, full)
 
 
 def _mask_like(mask: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """A ``(B, T)`` mask broadcast to ``x``'s ``(B, T, ...)`` shape."""
-    check_mask_shape(static_shape(mask, "mask"), static_shape(x, "x"))
     extra = x.shape.rank - mask.shape.rank
     return tf.broadcast_to(
         tf.reshape(mask, tf.concat([tf.shape(mask), [1] * extra], 0)) if extra else mask,
@@ -315,17 +151,19 @@ def _mask_like(mask: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
 
 
 def _masked_product(xs: list[tf.Tensor], masks: list) -> tf.Tensor:
-    """Mirrors the reference's ``_masked_product`` (Keras's ``Multiply``)."""
+    """Keras's ``Multiply``: masked steps of a masked input count as 1; when every input has
+    a mask, steps masked in all of them are 0."""
     one = tf.ones((), xs[0].dtype)
     factors = [x if m is None else tf.where(m, x, one) for x, m in zip(xs, masks)]
-    out = _fold(tf.logical_and if xs[0].dtype == tf.bool else tf.multiply, factors)
+    out = _fold(tf.multiply, factors)
     if all(m is not None for m in masks):
         out = tf.where(_fold(tf.logical_or, masks), out, tf.zeros((), out.dtype))
     return out
 
 
 def _masked_extreme(op: Callable, xs: list[tf.Tensor], masks: list) -> tf.Tensor:
-    """Mirrors the reference's ``_masked_extreme`` (Keras's ``Maximum``/``Minimum``)."""
+    """Keras's ``Maximum``/``Minimum``, folded left: a masked step of either side takes the
+    other side's value; a step masked in every input keeps the first input's value."""
     out, out_mask = xs[0], masks[0]
     for x, m in zip(xs[1:], masks[1:]):
         if m is not None:
@@ -372,7 +210,7 @@ def set_mask(tensor: object, mask: object) -> object:
     """
     if mask is not None:
         if not isinstance(mask, keras.KerasTensor):
-            mask = _bool_tensor(mask, "mask")
+            mask = _as_mask(BACKEND, mask)
         check_mask_dtype(tf.as_dtype(mask.dtype).name)
         check_mask_shape(tuple(mask.shape), tuple(tensor.shape), "mask", "tensor")
     _set_keras_mask(tensor, mask)

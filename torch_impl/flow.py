@@ -1,9 +1,8 @@
-"""Mask flow for PyTorch: the rules of :mod:`reference.flow` on tensors, and modules that keep them.
+"""Mask flow for PyTorch: the mask-flow kernels on tensors, and modules that keep masks.
 
-Mirrors :mod:`reference.flow` (the rules and the table of kinds are stated
-there): :func:`merge_masks`, :func:`merge_masks_strict`,
-:func:`concatenate_masks`, :func:`flow_mask`, :func:`masking_values` and
-:func:`merge_values` take and return ``torch.bool`` masks (or None).
+The rules and checks are the front ends' (:mod:`maskref.api.flow`, with the
+table of kinds); masks are ``torch.bool`` tensors (or None), results on the
+first mask's device.
 
 PyTorch has no mask flow, so this module adds one, explicitly.
 
@@ -46,17 +45,15 @@ import inspect
 from collections.abc import Sequence
 from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
 import torch_impl as _public  # the public functions (bound at package import)
-from maskref.api.checks import check_choice, check_mask_shape, normalize_single_axis
+from maskref.api.checks import check_flag, check_mask_shape
+from maskref.api.flow import KERAS_LAYER_KINDS, RULES
 from maskref.api.masks import as_mask as _as_mask
-from reference.flow import KERAS_LAYER_KINDS, MERGE_OPS, RULES, check_merge_dtype
 
 from ._backend import BACKEND
-from ._convert import numpy_dtype, to_torch, torch_dtype
 
 __all__ = [
     "KERAS_LAYER_KINDS",
@@ -77,8 +74,6 @@ __all__ = [
     "Subtract",
     "call_masked",
     "concatenate_masks",
-    "flow_mask",
-    "masking_values",
     "merge_masks",
     "merge_masks_strict",
     "merge_values",
@@ -87,225 +82,93 @@ __all__ = [
 Mask = torch.Tensor | None
 
 
-# --- the rules, on tensors ----------------------------------------------------------------
+# --- the kernels ----------------------------------------------------------------------------
 
 
-def _masks(masks: Sequence[object], same_shape: bool = True) -> list[Mask]:
-    """Validate a list of masks (None allowed) as :func:`reference.flow._masks` does."""
-    if isinstance(masks, (np.ndarray, torch.Tensor)) or not isinstance(masks, (list, tuple)):
-        raise TypeError(f"masks must be a list of masks or None, got {type(masks).__name__}")
-    device = next((m.device for m in masks if isinstance(m, torch.Tensor)), None)
-    out = [
-        None if m is None else _as_mask(BACKEND, m, f"masks[{i}]", device)
-        for i, m in enumerate(masks)
-    ]
-    shapes = {tuple(m.shape) for m in out if m is not None}
-    if same_shape and len(shapes) > 1:
-        raise ValueError(f"masks must share one shape, got {sorted(shapes)}")
-    return out
+def merge_masks(masks: list[torch.Tensor]) -> torch.Tensor:
+    """A new tensor on the first mask's device.
 
-
-def merge_masks(masks: Sequence[object]) -> Mask:
-    """The mask of ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``.
-
-    Mirrors :func:`reference.flow.merge_masks` (Keras 3's rule, stated there:
-    None if any input has no mask, else the OR). ``masks`` is a list or tuple
-    of ``torch.bool`` tensors (arrays, lists) or None; the result is a new
-    tensor on the first mask's device.
-
-    >>> merge_masks([torch.tensor([[True, False]]), None]) is None
-    True
     >>> merge_masks([torch.tensor([[True, False]]), torch.tensor([[False, False]])])
     tensor([[ True, False]])
     """
-    ms = _masks(masks)
-    if not ms or any(m is None for m in ms):
-        return None
-    return torch.stack(ms).any(dim=0)
+    device = masks[0].device
+    return torch.stack([m.to(device) for m in masks]).any(dim=0)
 
 
-def merge_masks_strict(masks: Sequence[object]) -> Mask:
-    """maskref's merge rule: an unmasked input counts as all-valid; AND of the rest.
-
-    Mirrors :func:`reference.flow.merge_masks_strict` (the rule is stated
-    there); None only when no input has a mask.
-
-    >>> merge_masks_strict([torch.tensor([[True, False]]), None])
-    tensor([[ True, False]])
-    """
-    ms = [m for m in _masks(masks) if m is not None]
-    return torch.stack(ms).all(dim=0) if ms else None
+def merge_masks_strict(masks: list[torch.Tensor]) -> torch.Tensor:
+    device = masks[0].device
+    return torch.stack([m.to(device) for m in masks]).all(dim=0)
 
 
-def _broadcast_mask(m: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """``m`` with trailing unit axes, broadcast to ``shape`` (NumPy's rule and error class)."""
-    padded = tuple(m.shape) + (1,) * (len(shape) - m.ndim)
-    if np.broadcast_shapes(padded, shape) != shape:
-        raise ValueError(f"cannot broadcast a mask of shape {tuple(m.shape)} to shape {shape}")
-    return m.reshape(padded).expand(shape)
+def _broadcast(m: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """A leading-prefix mask with trailing unit axes, broadcast to ``shape`` (a view)."""
+    return m.reshape(tuple(m.shape) + (1,) * (len(shape) - m.ndim)).expand(shape)
 
 
 def concatenate_masks(
-    masks: Sequence[object], shapes: Sequence[tuple[int, ...]], axis: int = -1
-) -> Mask:
-    """The mask of ``Concatenate(axis)`` for inputs of the given ``shapes``.
-
-    Mirrors :func:`reference.flow.concatenate_masks` (Keras 3's rule, stated
-    there: unmasked inputs count as all-True, the broadcast masks are
-    concatenated along ``axis`` and reduced with ``any`` over the last axis).
-    ``shapes`` are tuples or ``torch.Size``; the result is on the first
-    mask's device.
+    masks: list[torch.Tensor | None], shapes: list[tuple[int, ...]], axis: int
+) -> torch.Tensor:
+    """``shapes`` may be ``torch.Size``; the result is on the first mask's device.
 
     >>> a = torch.tensor([[True, False]])
     >>> concatenate_masks([a, None], [(1, 2, 3), (1, 2, 4)])
     tensor([[True, True]])
-    >>> concatenate_masks([a, a], [(1, 2, 3), (1, 2, 3)], axis=1)
-    tensor([[ True, False,  True, False]])
     """
-    ms = _masks(masks, same_shape=False)
-    shapes = [tuple(int(d) for d in s) for s in shapes]
-    if len(shapes) != len(ms):
-        raise ValueError(f"got {len(ms)} masks for {len(shapes)} shapes")
-    if all(m is None for m in ms):
-        return None
-    ranks = {len(s) for s in shapes}
-    if len(ranks) != 1:
-        raise ValueError(f"the inputs must share one rank, got shapes {shapes}")
-    ax = normalize_single_axis(axis, ranks.pop())
-    device = next(m.device for m in ms if m is not None)
-    full = []
-    for m, shape in zip(ms, shapes):
-        if m is None:
-            full.append(torch.ones(shape, dtype=torch.bool, device=device))
-        elif m.ndim < len(shape):
-            full.append(_broadcast_mask(m, shape))
-        else:
-            full.append(m)
-    rest = {(f.ndim, tuple(f.shape[:ax]) + tuple(f.shape[ax + 1 :])) for f in full}
-    if len(rest) != 1 or ax >= full[0].ndim:
-        raise ValueError(
-            "the masks, broadcast to the inputs' shapes, do not fit together along "
-            f"axis {axis}: {[tuple(f.shape) for f in full]}"
-        )
-    return torch.cat(full, dim=ax).any(dim=-1)
+    device = next(m.device for m in masks if m is not None)
+    full = [
+        torch.ones(s, dtype=torch.bool, device=device) if m is None else _broadcast(m.to(device), s)
+        for m, s in zip(masks, shapes)
+    ]
+    return torch.cat(full, dim=axis).any(dim=-1)
 
 
-def flow_mask(kind: str, mask: object, *, return_sequences: bool = False) -> Mask:
-    """The output mask of a one-input layer of ``kind`` given its input ``mask``.
-
-    Mirrors :func:`reference.flow.flow_mask` (the kinds are stated there and
-    in :data:`RULES`): ``"propagate"`` and ``"keep"`` return ``mask``,
-    ``"consume"`` and ``"destroy"`` None, ``"attention"`` the query's mask,
-    ``"recurrent"`` ``"keep"`` with ``return_sequences`` else ``"consume"``.
-
-    >>> flow_mask("recurrent", torch.tensor([[True, False]])) is None
-    True
-    >>> flow_mask("recurrent", torch.tensor([[True, False]]), return_sequences=True)
-    tensor([[ True, False]])
-    """
-    check_choice(
-        "kind", kind, ("propagate", "keep", "consume", "destroy", "attention", "recurrent")
-    )
-    if mask is not None:
-        mask = _as_mask(BACKEND, mask)
-    if kind == "recurrent":
-        kind = "keep" if return_sequences else "consume"
-    return RULES[kind](mask)
-
-
-def masking_values(x: object, mask_value: object = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(values, mask)`` of ``Masking(mask_value)``: masked steps zeroed, and the mask.
-
-    Mirrors :func:`reference.flow.masking_values` (the rule is stated there):
-    ``mask = _public.mask_from_value(x, mask_value)``, ``values = where(mask, x, 0)``.
-    Unlike Keras (which multiplies), inf or NaN at a masked step gives 0, and
-    the gradient there is exactly 0.
-
-    >>> masking_values(torch.tensor([[[1.0], [0.0]]]))
-    (tensor([[[1.],
-             [0.]]]), tensor([[ True, False]]))
-    """
-    mask = _public.mask_from_value(x, mask_value)
-    return _public.apply_mask(x, mask), mask
-
-
-@functools.cache
-def _merge_dtype(op: str, dtypes: tuple[torch.dtype, ...]) -> torch.dtype | None:
-    """The reference's result dtype for ``op`` on inputs of ``dtypes`` (None: no NumPy twin)."""
-    np_dtypes = [numpy_dtype(d) for d in dtypes]
-    if any(d is None for d in np_dtypes):
-        return None
-    return torch_dtype(MERGE_OPS[op]([np.ones((1,), d) for d in np_dtypes]).dtype)
-
-
-def _merge_op(op: str, tensors: list[torch.Tensor]) -> torch.Tensor:
-    """``op`` element-wise over ``tensors``, with the reference's dtypes and error classes."""
-    if len({tuple(t.shape) for t in tensors}) > 1:
-        raise ValueError(
-            f"the inputs must share one shape, got shapes {[tuple(t.shape) for t in tensors]}"
-        )
-    dtype = _merge_dtype(op, tuple(t.dtype for t in tensors))
-    if dtype is not None:
-        tensors = [t.to(dtype) for t in tensors]
-    if op == "subtract":
-        return tensors[0] - tensors[1]
-    fold = {
-        "add": torch.add,
-        "average": torch.add,
-        "multiply": torch.mul,
-        "maximum": torch.maximum,
-        "minimum": torch.minimum,
-    }[op]
-    out = functools.reduce(fold, tensors[1:], tensors[0].clone())
-    return out / len(tensors) if op == "average" else out
+_FOLDS = {
+    "add": torch.add,
+    "average": torch.add,
+    "multiply": torch.mul,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+}
 
 
 def merge_values(
-    op: str, xs: Sequence[object], masks: Sequence[object]
-) -> tuple[torch.Tensor, Mask]:
-    """``(values, mask)`` of a Keras merge layer: ``op`` element-wise, mask by :func:`merge_masks`.
-
-    Mirrors :func:`reference.flow.merge_values` (the rule is stated there:
-    Keras's value rule). ``op`` is ``"add"``, ``"subtract"`` (two
-    inputs), ``"multiply"``, ``"average"``, ``"maximum"`` or ``"minimum"``;
-    result dtypes are the reference's (integer sums and products int64, the
-    average of integers float64).
+    op: str, xs: list[torch.Tensor], masks: list[torch.Tensor | None], dtype: str | None
+) -> torch.Tensor:
+    """Result dtypes are the reference's (integer sums and products keep NumPy's promotion,
+    the average of integers is float64); bfloat16 follows torch's promotion. On the first
+    input's device.
 
     >>> merge_values("add", [torch.ones(1, 2, 1), torch.ones(1, 2, 1)], [None, None])[0]
     tensor([[[2.],
              [2.]]])
     """
-    check_choice("op", op, tuple(MERGE_OPS))
-    tensors = [to_torch(x, f"xs[{i}]") for i, x in enumerate(xs)]
-    for i, t in enumerate(tensors):
-        check_merge_dtype(str(t.dtype), f"xs[{i}]")
-    if op == "subtract" and len(tensors) != 2:
-        raise ValueError(f"subtract takes exactly 2 inputs, got {len(tensors)}")
-    if not tensors:
-        raise ValueError("a merge needs at least one input")
-    values = _merge_op(op, tensors)
-    ms = _masks(masks)
-    if len(ms) != len(tensors):
-        raise ValueError(f"got {len(ms)} masks for {len(tensors)} inputs")
-    mask = merge_masks(ms)
-    if op in ("add", "subtract", "average") or all(m is None for m in ms):
-        return values, mask
+    device = xs[0].device
+    target = getattr(torch, dtype) if dtype is not None else None
+    tensors = [x.to(device=device, dtype=target) for x in xs]
+    if op == "subtract":
+        values = tensors[0] - tensors[1]
+    else:
+        values = functools.reduce(_FOLDS[op], tensors[1:], tensors[0].clone())
+        if op == "average":
+            values = values / len(tensors)
+    if op in ("add", "subtract", "average") or all(m is None for m in masks):
+        return values
     tensors = [t.to(values.dtype) for t in tensors]
-    full = [None if m is None else _mask_like(m.to(t.device), t) for m, t in zip(ms, tensors)]
+    full = [None if m is None else _mask_like(m.to(device), t) for m, t in zip(masks, tensors)]
     if op == "multiply":
-        return _masked_product(tensors, full), mask
+        return _masked_product(tensors, full)
     extreme = torch.maximum if op == "maximum" else torch.minimum
-    return _masked_extreme(extreme, tensors, full), mask
+    return _masked_extreme(extreme, tensors, full)
 
 
 def _mask_like(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A ``(B, T)`` mask broadcast to ``x``'s ``(B, T, ...)`` shape (a view)."""
-    check_mask_shape(tuple(mask.shape), tuple(x.shape))
     return mask.reshape(*mask.shape, *(1,) * (x.ndim - mask.ndim)).expand_as(x)
 
 
 def _masked_product(xs: list[torch.Tensor], masks: list) -> torch.Tensor:
-    """Mirrors the reference's ``_masked_product`` (Keras's ``Multiply``)."""
+    """Keras's ``Multiply``: masked steps of a masked input count as 1; when every input has
+    a mask, steps masked in all of them are 0."""
     one = torch.ones((), dtype=xs[0].dtype, device=xs[0].device)
     factors = [x if m is None else torch.where(m, x, one) for x, m in zip(xs, masks)]
     out = functools.reduce(torch.mul, factors)
@@ -315,7 +178,8 @@ def _masked_product(xs: list[torch.Tensor], masks: list) -> torch.Tensor:
 
 
 def _masked_extreme(op, xs: list[torch.Tensor], masks: list) -> torch.Tensor:
-    """Mirrors the reference's ``_masked_extreme`` (Keras's ``Maximum``/``Minimum``)."""
+    """Keras's ``Maximum``/``Minimum``, folded left: a masked step of either side takes the
+    other side's value; a step masked in every input keeps the first input's value."""
     out, out_mask = xs[0], masks[0]
     for x, m in zip(xs[1:], masks[1:]):
         if m is not None:
@@ -464,7 +328,7 @@ class MaskedSequential(nn.Sequential):
     """``nn.Sequential`` that threads a mask: ``forward(x, mask=None)`` returns ``(output, mask)``.
 
     Each module is called by :func:`call_masked` (the protocol in the module
-    docstring, the rules of :mod:`reference.flow`): mask-aware modules decide
+    docstring, the rules of :mod:`maskref.api.flow`): mask-aware modules decide
     the mask; plain per-step modules (:data:`PER_STEP_MODULES`) propagate it;
     any other plain module that receives a mask raises ``TypeError``. A
     ``MaskedSequential`` is itself mask-aware, so stacks nest; a plain
@@ -524,7 +388,7 @@ class DropMask(MaskedModule):
 
     def forward(self, x: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, None]:
         """``(module(x), None)``."""
-        return self.module(x), flow_mask("destroy", mask)
+        return self.module(x), _public.flow_mask("destroy", mask)
 
 
 # --- mask creators ------------------------------------------------------------------------
@@ -550,8 +414,8 @@ class Masking(MaskedModule):
         return f"mask_value={self.mask_value!r}"
 
     def forward(self, x: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(where(mask, x, 0), mask)`` with ``mask = _public.mask_from_value(x, mask_value)``."""
-        return masking_values(x, self.mask_value)
+        """``(where(mask, x, 0), mask)`` with ``mask = mask_from_value(x, mask_value)``."""
+        return _public.masking_values(x, self.mask_value)
 
 
 class Embedding(nn.Embedding):
@@ -575,7 +439,7 @@ class Embedding(nn.Embedding):
         self, num_embeddings: int, embedding_dim: int, mask_zero: bool = False, **kwargs: object
     ) -> None:
         super().__init__(num_embeddings, embedding_dim, **kwargs)
-        self.mask_zero = mask_zero
+        self.mask_zero = check_flag(mask_zero, "mask_zero")
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_zero={self.mask_zero}"
@@ -604,7 +468,7 @@ class _Merge(MaskedModule):
 
     def __init__(self, strict: bool = False) -> None:
         super().__init__()
-        self.strict = strict
+        self.strict = check_flag(strict, "strict")
 
     def extra_repr(self) -> str:
         return f"strict={self.strict}"
@@ -615,8 +479,8 @@ class _Merge(MaskedModule):
         """``(values, mask)``: :func:`merge_values`; the mask by :func:`merge_masks` (Keras)
         or, with ``strict=True``, :func:`merge_masks_strict`."""
         masks = _merge_masks_arg(masks, len(xs))
-        values, mask = merge_values(self.op, xs, masks)
-        return values, merge_masks_strict(masks) if self.strict else mask
+        values, mask = _public.merge_values(self.op, xs, masks)
+        return values, _public.merge_masks_strict(masks) if self.strict else mask
 
 
 class Add(_Merge):
@@ -682,5 +546,5 @@ class Concatenate(MaskedModule):
     ) -> tuple[torch.Tensor, Mask]:
         """``(torch.cat(xs, axis), concatenate_masks(masks, shapes, axis))``."""
         masks = _merge_masks_arg(masks, len(xs))
-        mask = concatenate_masks(masks, [tuple(x.shape) for x in xs], self.axis)
+        mask = _public.concatenate_masks(masks, [tuple(x.shape) for x in xs], self.axis)
         return torch.cat(list(xs), dim=self.axis), mask

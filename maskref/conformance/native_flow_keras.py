@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import reference as ref
-from reference import flow
+from maskref.api.flow import KERAS_LAYER_KINDS
 from reference import strategies as rs
 
 from .core import Case, Inputs
@@ -418,15 +418,15 @@ def _run(key: str, mode: str, read: str = "mask") -> Callable[[Inputs], Any]:
 
 def _mask(inputs: Inputs, name: str = "x") -> np.ndarray:
     """The mask ``Masking(0.0)`` makes (the reference's "create" rule)."""
-    return flow.masking_values(inputs[name])[1]
+    return ref.masking_values(inputs[name])[1]
 
 
 def _ref_one_layer(key: str) -> Callable[[Inputs], Any]:
     _, kind, return_sequences = ONE_LAYER[key]
-    kind = kind or flow.KERAS_LAYER_KINDS[key.split("(")[0]]
+    kind = kind or KERAS_LAYER_KINDS[key.split("(")[0]]
 
     def call(inputs: Inputs):
-        return _no_mask(flow.flow_mask(kind, _mask(inputs), return_sequences=return_sequences))
+        return _no_mask(ref.flow_mask(kind, _mask(inputs), return_sequences=return_sequences))
 
     return call
 
@@ -465,7 +465,7 @@ def _ref_mha_add_pool(inputs: Inputs) -> np.ndarray:
     parts = _built("MHA -> Add -> GAP", _signature(inputs)).parts
     x = parts["masking"](tf.constant(inputs["x"]))
     s = np.asarray(x) + np.asarray(parts["mha"](x, x))
-    m = flow.merge_masks([_mask(inputs), flow.flow_mask("attention", _mask(inputs))])
+    m = ref.merge_masks([_mask(inputs), ref.flow_mask("attention", _mask(inputs))])
     with np.errstate(invalid="ignore"):
         return ref.masked_mean(s, m, axis=1).astype(F32)
 
@@ -524,7 +524,7 @@ def _one_layer_cases() -> list[Case]:
     for key, (_, kind, return_sequences) in ONE_LAYER.items():
         name = key if kind else key.split("(")[0]
         api = f"keras.layers.{key}" if not key.startswith("custom") else key
-        rule = kind or flow.KERAS_LAYER_KINDS[name]
+        rule = kind or KERAS_LAYER_KINDS[name]
         rule += " (return_sequences)" if return_sequences else ""
         diverges = None
         if key == "Lambda(identity)":
@@ -549,7 +549,7 @@ def _create_cases() -> list[Case]:
         "keras.layers.Masking(0.0)",
         "Masking",
         _sequences,
-        lambda i: flow.masking_values(i["x"]),
+        lambda i: ref.masking_values(i["x"]),
         "values and mask",
         read="both",
     ) + _cases(
@@ -564,7 +564,7 @@ def _create_cases() -> list[Case]:
 
 def _attention_cases() -> list[Case]:
     inputs = functools.partial(_sequences, ("x", "y"), lens="free")
-    ref_mask = lambda i: _no_mask(flow.flow_mask("attention", _mask(i)))  # noqa: E731
+    ref_mask = lambda i: _no_mask(ref.flow_mask("attention", _mask(i)))  # noqa: E731
     return _cases(
         "flow_mask",
         "keras.layers.MultiHeadAttention(query, value)",
@@ -589,15 +589,15 @@ def _merge_cases() -> list[Case]:
         return [_mask(i), _mask(i, "y") if second else None]
 
     def ref_merge(second: bool):
-        return lambda i: _no_mask(flow.merge_masks(masks(i, second)))
+        return lambda i: _no_mask(ref.merge_masks(masks(i, second)))
 
     def ref_values(op: str, second: bool):
         def call(i: Inputs):
             xs = [
-                flow.masking_values(i["x"])[0],
-                flow.masking_values(i["y"])[0] if second else i["y"],
+                ref.masking_values(i["x"])[0],
+                ref.masking_values(i["y"])[0] if second else i["y"],
             ]
-            values, mask = flow.merge_values(op, xs, masks(i, second))
+            values, mask = ref.merge_values(op, xs, masks(i, second))
             return values, _no_mask(mask)
 
         return call
@@ -633,7 +633,7 @@ def _concatenate_cases() -> list[Case]:
     def ref_concat(second: bool, axis: int):
         def call(i: Inputs):
             masks = [_mask(i), _mask(i, "y") if second else None]
-            return _no_mask(flow.concatenate_masks(masks, [i["x"].shape, i["y"].shape], axis))
+            return _no_mask(ref.concatenate_masks(masks, [i["x"].shape, i["y"].shape], axis))
 
         return call
 
@@ -689,7 +689,7 @@ def _functional_vs_eager_cases() -> list[Case]:
     one_padded = dict(x=_seq([1.0, 0.0]))
 
     def mha_add(i):
-        return _no_mask(flow.merge_masks([_mask(i), flow.flow_mask("attention", _mask(i))]))
+        return _no_mask(ref.merge_masks([_mask(i), ref.flow_mask("attention", _mask(i))]))
 
     return _cases(
         "merge_masks",

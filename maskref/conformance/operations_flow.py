@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from maskref.api.flow import MERGE_OPS
 from reference import strategies as rs
-from reference.flow import MERGE_OPS
 
 from .core import Inputs
 from .operations import FLOAT_TOLERANCES, Operation, rarely
