@@ -5,6 +5,8 @@ framework and prints which APIs agree with the reference and which diverge.
 ``maskref cases`` lists the registered cases without running them.
 ``maskref conventions`` prints the table of mask conventions (what ``True``,
 ``1`` or ``-inf`` means to each framework's argument).
+``maskref check FILE.py:make_model`` checks that a model ignores its padding
+(:mod:`maskref.testing`); its exit status is 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -78,6 +80,30 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "conventions", help="print what True/1/-inf means in each framework's mask argument"
     )
+    k = sub.add_parser(
+        "check",
+        help="check that a model ignores its padding (six checks; exit status 1 on a failure)",
+        description="Run maskref.testing.check_padding_invariance on the model that "
+        "FILE.py:FUNCTION returns. FUNCTION (default make_model) takes no argument and "
+        "returns (model, batch) or (model, batch, options): batch is (x, mask), the "
+        "post-padded inputs and a bool mask (True = valid); options are keyword arguments "
+        "of check_padding_invariance (mask_arg, mask_convention, output, ...). A dict with "
+        "'model', 'batch' and options works too.",
+    )
+    k.add_argument("target", metavar="FILE.py[:FUNCTION]")
+    k.add_argument("--format", choices=("text", "json"), default="text")
+    k.add_argument("--checks", metavar="NAMES", help="comma-separated checks (default: all six)")
+    k.add_argument("--padding-sides", metavar="SIDES", help="comma-separated: post, pre")
+    k.add_argument("--training", action="store_true", help="run the model in training mode")
+    k.add_argument("--no-gradients", action="store_true", help="skip the gradient comparisons")
+    k.add_argument("--no-shrink", action="store_true", help="do not shrink failing inputs")
+    k.add_argument("--seed", type=int, default=None, help="seed set before every run")
+    k.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: once the check takes more than 2 s)",
+    )
     return p
 
 
@@ -112,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"expects divergence {case.expect}" if case.expect else "expects agreement"
             print(f"{case.case_id}  ({case.kind}; {tag})")
         return 0
+    if args.command == "check":
+        from .testing.command import run_check
+
+        return run_check(args)
     from .report import report
 
     return report(
