@@ -152,9 +152,9 @@ def test_lossless_and_rounding_casts_of_tensors_are_allowed():
 
 def test_strings_are_the_references_alone():
     for dtype in (str, object, "U3"):
-        with pytest.raises(TypeError, match="only by the NumPy reference backend"):
+        with pytest.raises(TypeError, match="padded only by the reference backend"):
             ti.pad_sequences([["a"]], dtype=dtype)
-    with pytest.raises(TypeError, match="only by the NumPy reference backend"):
+    with pytest.raises(TypeError, match="padded only by the reference backend"):
         ti.pad_flat(np.array(["a", "b"]), [2])
     with pytest.raises(TypeError, match="dtype"):
         ti.pad_sequences([[1]], dtype="no-such-dtype")
@@ -246,7 +246,11 @@ def test_masks_are_bool_and_lengths_int64():
             "leading prefix",
         ),
         (lambda: ti.sequence_mask(torch.tensor([1.0])), TypeError, "integer dtype, got float32"),
-        (lambda: ti.sequence_mask(torch.tensor([-1])), ValueError, "non-negative, got -1"),
+        (
+            lambda: ti.sequence_mask(torch.tensor([-1])),
+            ValueError,
+            r"lengths must hold non-negative integers .*, got -1",
+        ),
         (lambda: ti.mask_from_ids(torch.tensor([0.5])), TypeError, "integer dtype"),
         (
             lambda: ti.mask_from_ids(torch.tensor([1]), pad_id=torch.tensor(0)),

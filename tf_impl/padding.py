@@ -1,99 +1,52 @@
-"""Padding and truncation of variable-length sequences, in TensorFlow.
+"""Padding kernels in TensorFlow (rules and checks: the front ends, :mod:`maskref.api.padding`).
 
-Mirrors :mod:`reference.padding` (the rules are stated there). Tensor inputs
-(a ``tf.RaggedTensor``, a dense tensor, a list of tensors, or ``pad_flat``'s
-flat values + lengths) take one vectorised path: :func:`_pad_core` builds a
-gather index for every output slot and fills the rest. Python lists and
-NumPy arrays are padded by ``reference.pad_sequences`` and converted.
+Tensor inputs (a ``tf.RaggedTensor``, a dense tensor, a list of tensors, or
+``pad_flat``'s flat values + lengths) take one vectorised path:
+:func:`_pad_core` builds a gather index for every output slot and fills the
+rest. Python lists and NumPy arrays are read by
+:func:`maskref.api._sequences.read_sequences`, then padded the same way.
+Everything works inside ``tf.function``, where the data checks become
+assertions that run before the gather.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
-import reference
-from maskref.api.checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
-
-from ._convert import (
-    as_tensor,
-    cast_fill,
-    cast_tensor,
-    eager,
-    python_errors,
-    reference_only_error,
-    require,
-    resolve_dtype,
-    static_shape,
-    tf_dtype,
-    with_checks,
+from maskref.api._sequences import read_sequences, row_error
+from maskref.api.padding import (
+    TOTAL_MESSAGE,
+    check_padded_size,
+    rows_mismatch_error,
+    total_error,
 )
 
-__all__ = ["pad_flat", "pad_sequences", "padding_mask", "unpad_sequences"]
+from . import _backend
+from ._backend import after_checks, require
+from ._convert import as_tensor, cast_fill, cast_tensor, eager, static_shape
+
+#: Strings and objects are the reference's alone (read by the front end).
+HOLDS_STRINGS = False
 
 _INT32_LIMIT = 2**31 - 1
 
 
 def padding_mask(kept: object, maxlen: int | tf.Tensor, padding: str) -> tf.Tensor:
-    """Mirrors ``reference.padding.padding_mask``: where the kept steps of each row land.
+    """Where the kept steps of each row land: ``(B, maxlen)`` ``tf.bool``.
 
-    ``kept`` (B,) integer lengths already clipped to ``[0, maxlen]``; the result
-    is a ``(B, maxlen)`` ``tf.bool`` tensor, valid steps first (``padding="post"``)
-    or last (``"pre"``). ``maxlen`` may be a scalar tensor (graph mode).
-
-    >>> padding_mask(tf.constant([1, 3]), 3, "pre").numpy()
-    array([[False, False,  True],
-           [ True,  True,  True]])
+    ``kept`` (B,) integer lengths already clipped to ``[0, maxlen]``; valid steps
+    first (``padding="post"``) or last (``"pre"``). ``maxlen`` may be a scalar
+    tensor (graph mode).
     """
     kept = tf.cast(as_tensor(kept, "kept"), tf.int64)
     steps = tf.range(tf.cast(maxlen, tf.int64), dtype=tf.int64)
     if padding == "post":
         return steps < kept[:, None]
     return steps >= (tf.cast(maxlen, tf.int64) - kept)[:, None]
-
-
-def _maxlen(maxlen: object) -> tuple[int | tf.Tensor | None, list]:
-    """``check_maxlen``, plus integer scalar tensors (symbolic ones inside ``tf.function``).
-
-    ``check_maxlen`` reads a tensor's dtype from ``str(dtype)``, which for
-    TensorFlow is ``"<dtype: 'int32'>"``, so it refuses TF scalars: they are
-    checked here.
-    """
-    if isinstance(maxlen, (tf.Tensor, tf.Variable)):
-        if maxlen.shape.rank != 0 or not maxlen.dtype.is_integer:
-            raise TypeError(
-                f"maxlen must be None or a non-negative int, got {maxlen!r} "
-                f"of type {type(maxlen).__name__}"
-            )
-        if eager():
-            return check_maxlen(int(maxlen)), []
-        maxlen = tf.cast(maxlen, tf.int64)
-        checks = require(
-            maxlen >= 0,
-            lambda: ValueError("maxlen must be non-negative"),
-            "maxlen must be non-negative",
-        )
-        return maxlen, checks
-    return check_maxlen(maxlen), []
-
-
-def _lengths(lengths: object, name: str = "lengths") -> tuple[tf.Tensor, list]:
-    """Validated (B,) int64 lengths, as ``reference.padding._check_lengths``."""
-    t = as_tensor(lengths, name)
-    if not t.dtype.is_integer:
-        raise TypeError(f"{name} must hold integers, got dtype {t.dtype.name}")
-    shape = static_shape(t, name)
-    if len(shape) != 1:
-        raise ValueError(f"{name} must have 1 axis, got shape {shape}")
-    lowest = tf.reduce_min(tf.concat([tf.cast(t, tf.int64), tf.zeros([1], tf.int64)], 0))
-    checks = require(
-        lowest >= 0,
-        lambda: ValueError(f"{name} must be non-negative, got {int(lowest)}"),
-        f"{name} must be non-negative",
-    )
-    return tf.cast(t, tf.int64), checks
 
 
 def _longest(lengths: tf.Tensor) -> int | tf.Tensor:
@@ -219,88 +172,60 @@ def _pad_core(
     return out
 
 
-@python_errors
 def pad_flat(
-    values: object,
-    lengths: object,
-    maxlen: int | None = None,
-    padding: str = "pre",
-    truncating: str = "pre",
-    value: object = 0,
+    values: tf.Tensor,
+    lengths: tf.Tensor,
+    maxlen: int | tf.Tensor | None,
+    padding: str,
+    truncating: str,
+    value: object,
 ) -> tf.Tensor:
-    """Mirrors ``reference.pad_flat`` (rule stated there): pad one concatenated buffer.
-
-    ``values`` (N, *inner) and integer ``lengths`` (B,) may be tensors, arrays
-    or lists; the result is a ``(B, maxlen, *inner)`` ``tf.Tensor`` of
-    ``values``'s dtype, ``value`` cast to it by the lossless-cast rule. The
-    work is vectorised (one gather, no loop over rows) and runs inside
-    ``tf.function``: ``maxlen`` is then a Python int, ``None`` or an integer
-    scalar tensor, and the data checks (non-negative lengths, their sum)
-    become assertions. String values are reference-only (``TypeError``).
+    """One gather, no loop over rows; inside ``tf.function`` ``maxlen`` may be an integer
+    scalar tensor, and the data checks (lengths in range, their sum) are assertions.
 
     >>> pad_flat(tf.constant([1, 2, 3, 4]), tf.constant([3, 1]), padding="post").numpy()
     array([[1, 2, 3],
            [4, 0, 0]], dtype=int32)
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    check_choice("truncating", truncating, PADDING_SIDES)
-    maxlen, checks = _maxlen(maxlen)
-    values = as_tensor(values, "values")
-    check_min_rank(static_shape(values, "values"), 1, "values")
-    if values.dtype == tf.string:
-        raise reference_only_error("values dtype", "string")
-    lengths, more = _lengths(lengths)
-    checks += more
-    total = tf.reduce_sum(lengths)
-    steps = tf.shape(values, out_type=tf.int64)[0]
-    checks += require(
-        tf.equal(total, steps),
-        lambda: ValueError(f"lengths sum to {int(total)} but values has {int(steps)} steps"),
-        "lengths must sum to the number of steps in values",
-    )
+    lengths = tf.cast(lengths, tf.int64)
+    if values.shape.rank and values.shape[0] is None:  # unknown while tracing
+        total, steps = tf.reduce_sum(lengths), tf.shape(values, out_type=tf.int64)[0]
+        require(tf.equal(total, steps), total_error(_backend.BACKEND, lengths, "?"), TOTAL_MESSAGE)
     fill = cast_fill(value, values.dtype, "value")
-    lengths = with_checks(lengths, checks)  # graph mode: assert before gathering
-    return _pad_core(values, lengths, maxlen, padding, truncating, fill)
+    return _pad_core(values, after_checks(lengths), maxlen, padding, truncating, fill)
 
 
-def _uniform_steps(inner: tf.RaggedTensor) -> tuple[tf.Tensor, list]:
+def _uniform_steps(inner: tf.RaggedTensor) -> tf.Tensor:
     """The steps of a batch with ragged_rank > 1 as a dense tensor, if their shape is uniform."""
     dense = inner.to_tensor()
-    uniform = tf.equal(tf.size(dense), tf.size(inner.flat_values))
-    checks = require(
-        uniform,
+    require(
+        tf.equal(tf.size(dense), tf.size(inner.flat_values)),
         lambda: ValueError(
             "sequences has ragged inner dimensions: every step must have the same shape"
         ),
         "sequences has ragged inner dimensions",
     )
-    return dense, checks
+    return dense
 
 
-def _tensor_batch(sequences: object, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, list] | None:
-    """``(flat values, int64 lengths, checks)`` for tensor input, None for anything else."""
+def _tensor_batch(sequences: object, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """``(flat values, int64 lengths)`` for tensor input, None for anything else."""
     if isinstance(sequences, tf.RaggedTensor):
         lengths = tf.cast(sequences.row_lengths(), tf.int64)
         flat = sequences.values
-        checks: list = []
         if isinstance(flat, tf.RaggedTensor):
-            flat, checks = _uniform_steps(flat)
-        return flat, lengths, checks
+            flat = _uniform_steps(flat)
+        return flat, lengths
     if isinstance(sequences, (tf.Tensor, tf.Variable)):
         dense = tf.convert_to_tensor(sequences)
         shape = static_shape(dense, "sequences")
-        if len(shape) == 0:
-            raise TypeError("sequences must be an iterable of sequences, got a 0-d array")
         if len(shape) == 1:
             if shape[0] != 0:
-                first = dense[0].numpy() if eager() else dense[0]
-                raise TypeError(
-                    f"sequences[0] must be a sequence (list, tuple or array), got {first!r}"
-                )
-            return tf.reshape(dense, [0]), tf.zeros([0], tf.int64), []
+                raise row_error(0, dense[0].numpy() if eager() else dense[0])
+            return tf.reshape(dense, [0]), tf.zeros([0], tf.int64)
         dims = tf.shape(dense, out_type=tf.int64)
         flat = tf.reshape(dense, tf.concat([[-1], tf.shape(dense)[2:]], 0))
-        return flat, tf.fill(dims[:1], dims[1]), []
+        return flat, tf.fill(dims[:1], dims[1])
     if (
         isinstance(sequences, (list, tuple))
         and sequences
@@ -310,16 +235,14 @@ def _tensor_batch(sequences: object, dtype: tf.DType) -> tuple[tf.Tensor, tf.Ten
     return None
 
 
-def _concat_tensors(seqs: list[tf.Tensor], dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor, list]:
-    """A list of tensors as one buffer: ``tf.concat`` of the rows plus their lengths."""
+def _concat_tensors(seqs: list[tf.Tensor], dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
+    """A list of tensors as one buffer: ``tf.concat`` of the rows plus their lengths; rows of
+    different dtypes are each cast to ``dtype`` first (never promoted together)."""
     inner: tuple | None = None
     for i, s in enumerate(seqs):
         shape = static_shape(s, f"sequences[{i}]")
         if len(shape) == 0:
-            got = s.numpy() if eager() else s
-            raise TypeError(
-                f"sequences[{i}] must be a sequence (list, tuple or array), got {got!r}"
-            )
+            raise row_error(i, s.numpy() if eager() else s)
         if shape[0] == 0 and len(shape) == 1:
             continue  # an empty sequence fits any inner shape
         if inner is None:
@@ -343,104 +266,84 @@ def _concat_tensors(seqs: list[tf.Tensor], dtype: tf.DType) -> tuple[tf.Tensor, 
         lengths = tf.constant(known, tf.int64)
     else:
         lengths = tf.stack([tf.shape(p, out_type=tf.int64)[0] for p in parts])
-    return flat, lengths, []
+    return flat, lengths
 
 
 def _compatible(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
-@python_errors
 def pad_sequences(
-    sequences: Iterable[Sequence] | tf.RaggedTensor | tf.Tensor,
-    maxlen: int | None = None,
-    dtype: object = "int32",
-    padding: str = "pre",
-    truncating: str = "pre",
-    value: object = 0.0,
+    sequences: object,
+    maxlen: int | tf.Tensor | None,
+    dtype: str,
+    padding: str,
+    truncating: str,
+    value: object,
 ) -> tf.Tensor:
-    """Mirrors ``reference.pad_sequences`` (rule stated there): a ``(B, maxlen, ...)`` tensor.
-
-    Accepted ``sequences``: a ``tf.RaggedTensor`` (uniform step shape; ragged
-    inner dimensions that turn out uniform are accepted), a dense tensor
-    (B rows of length T), a list/tuple of tensors (rows of any length), or
-    anything ``reference.pad_sequences`` accepts (Python lists, NumPy arrays),
-    which is padded by the reference and converted. Tensor input is padded by
-    the vectorised ``pad_flat`` path and works inside ``tf.function``.
-
-    ``dtype``: a name (``"int32"``), ``np.dtype`` or ``tf.DType``; the result
-    has exactly that dtype. Data and ``value`` are cast by the lossless-cast
-    rule (``ValueError`` in eager mode, an assertion in graph mode). String and
-    object dtypes are reference-only (``TypeError``).
+    """``sequences`` may be a ``tf.RaggedTensor`` (uniform step shape; ragged inner
+    dimensions that turn out uniform are accepted), a dense tensor (B rows of length T),
+    a list/tuple of tensors (rows of any length), or plain data (Python lists, NumPy
+    arrays). Everything takes the vectorised gather of ``pad_flat``; tensor input works
+    inside ``tf.function``, where ``maxlen`` may be an integer scalar tensor and the
+    lossless-cast checks are assertions.
 
     >>> rt = tf.ragged.constant([[1, 2, 3], [4, 5], [1, 4, 8, 19]])
     >>> pad_sequences(rt, padding="post").numpy()
     array([[ 1,  2,  3,  0],
            [ 4,  5,  0,  0],
            [ 1,  4,  8, 19]], dtype=int32)
-    >>> pad_sequences([[1], [2, 3]], maxlen=0, dtype=tf.int64).shape
-    TensorShape([2, 0])
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    check_choice("truncating", truncating, PADDING_SIDES)
-    maxlen, checks = _maxlen(maxlen)
-    np_target = resolve_dtype(dtype)
-    target = tf_dtype(np_target)
+    target = tf.as_dtype(dtype)
     batch = _tensor_batch(sequences, target)
     if batch is None:
         if isinstance(maxlen, tf.Tensor):
             raise TypeError("a tensor maxlen needs tensor sequences (a RaggedTensor or tensors)")
-        padded = reference.pad_sequences(sequences, maxlen, np_target, padding, truncating, value)
-        return tf.convert_to_tensor(padded, dtype=target)
-    flat, lengths, more = batch
-    checks += more
+        read_as = np.dtype(np.float64) if dtype == "bfloat16" else np.dtype(dtype)
+        values, lengths = read_sequences(sequences, read_as)
+        flat, lengths = tf.constant(values), tf.constant(lengths)
+    else:
+        flat, lengths = batch
+    if eager():
+        width = maxlen if maxlen is not None else _longest(lengths)
+        check_padded_size(
+            int(tf.size(lengths)), width, flat.shape[1:], dtype, maxlen, "max(len(sequences))"
+        )
     flat = cast_tensor(flat, target, "sequences")
     fill = cast_fill(value, target, "value")
-    lengths = with_checks(lengths, checks)  # graph mode: assert before gathering
-    return _pad_core(flat, lengths, maxlen, padding, truncating, fill)
+    return _pad_core(flat, after_checks(lengths), maxlen, padding, truncating, fill)
 
 
-@python_errors
-def unpad_sequences(padded: object, lengths: object, padding: str = "post") -> list[tf.Tensor]:
-    """Mirrors ``reference.unpad_sequences`` (rule stated there): the valid part of each row.
+def unpad_sequences(padded: tf.Tensor, lengths: tf.Tensor, padding: str) -> list[tf.Tensor]:
+    """``tf.boolean_mask`` then ``tf.split``, no loop over rows. In a ``tf.function`` the
+    batch size must be static (the list has one tensor per row) and the length checks
+    become assertions.
 
-    ``padded`` (B, T, ...) and integer ``lengths`` (B,) may be tensors, arrays or
-    lists; returns a list of B tensors (``tf.boolean_mask`` then ``tf.split``,
-    no loop over rows). In a ``tf.function`` the batch size must be static
-    (the list has one tensor per row) and the length checks become assertions.
-
-    >>> [t.numpy().tolist() for t in unpad_sequences(tf.constant([[1, 2, 0], [3, 0, 0]]), [2, 1])]
+    >>> parts = unpad_sequences(tf.constant([[1, 2, 0], [3, 0, 0]]), [2, 1])
+    >>> [t.numpy().tolist() for t in parts]
     [[1, 2], [3]]
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    padded = as_tensor(padded, "padded")
     shape = static_shape(padded, "padded")
-    check_min_rank(shape, 2, "padded")
-    lengths, checks = _lengths(lengths)
-    count = lengths.shape[0]
-    rows, steps = shape[0], shape[1]
-    if count is not None and rows is not None and count != rows:
-        raise ValueError(f"lengths has {count} entries but padded has {rows} rows")
+    lengths = tf.cast(lengths, tf.int64)
+    count, rows = lengths.shape[0], shape[0]
     dims = tf.shape(padded, out_type=tf.int64)
     if count is None or rows is None:
-        checks += require(
+        require(
             tf.equal(tf.size(lengths, out_type=tf.int64), dims[0]),
-            lambda: ValueError("lengths must have one entry per row of padded"),
+            lambda: rows_mismatch_error(int(tf.size(lengths)), int(dims[0])),
             "lengths must have one entry per row of padded",
         )
-    longest = tf.reduce_max(tf.concat([lengths, tf.zeros([1], tf.int64)], 0))
-    checks += require(
-        longest <= dims[1],
-        lambda: ValueError(
-            f"lengths must be at most padded.shape[1] = {steps}, got {int(longest)}"
-        ),
-        "lengths must be at most padded.shape[1]",
-    )
+    if shape[1] is None:
+        require(
+            tf.reduce_all(lengths <= dims[1]),
+            lambda: ValueError(f"lengths must be at most padded.shape[1]={int(dims[1])}"),
+            "lengths must be at most padded.shape[1]",
+        )
     num = count if count is not None else rows
     if num is None:
         raise ValueError("unpad_sequences needs a static batch size inside tf.function")
     if num == 0:
         return []
-    lengths = with_checks(lengths, checks)  # graph mode: assert before splitting
+    lengths = after_checks(lengths)
     valid = tf.boolean_mask(padded, padding_mask(lengths, dims[1], padding))
     return tf.split(valid, lengths, num=num, axis=0)

@@ -1,68 +1,39 @@
-"""Padding and truncation of variable-length sequences, in PyTorch.
+"""Padding kernels in PyTorch (rules and checks: the front ends, :mod:`maskref.api.padding`).
 
-Mirrors :mod:`reference.padding`: same functions, signatures, defaults, errors
-and results (as ``torch.Tensor``). Torch inputs stay on their device and are
-padded without a Python loop over the batch: the sequences are concatenated
-into one buffer, truncation selects from it with a boolean mask, and one
-``masked_scatter_`` places the kept steps into a ``torch.full`` output.
+Torch inputs stay on their device and are padded without a Python loop over a
+large batch: the sequences are concatenated into one buffer, truncation
+selects from it, and one ``masked_scatter_`` places the kept steps into a
+``torch.full`` output. A list of few long tensors is copied row by row into
+the output instead (:mod:`torch_impl._fast_padding`: no concatenated copy).
+Python lists and NumPy arrays are read by
+:func:`maskref.api._sequences.read_sequences`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 import numpy as np
 import torch
 
-import reference
-from maskref.api.checks import PADDING_SIDES, check_choice, check_maxlen, check_min_rank
-from reference import padding as ref_padding
+from maskref.api._sequences import read_sequences, row_error
+from maskref.api.padding import check_padded_size
 
-from ._convert import (
-    SIGNED_TWIN,
-    as_array,
-    cast_fill,
-    cast_tensor,
-    dtype_name,
-    numpy_dtype,
-    numpy_of,
-    resolve_dtype,
-    to_torch,
-)
+from . import _fast_padding
+from ._convert import SIGNED_TWIN, cast_fill, cast_tensor, numpy_dtype, numpy_of, to_torch
 
-__all__ = ["pad_flat", "pad_sequences", "padding_mask", "unpad_sequences"]
+#: Strings and objects are the reference's alone (read by the front end).
+HOLDS_STRINGS = False
 
 
 def padding_mask(kept: torch.Tensor, maxlen: int, padding: str) -> torch.Tensor:
     """Boolean ``(B, maxlen)``: where the ``kept[i]`` steps of row ``i`` land.
 
-    Mirrors :func:`reference.padding.padding_mask`: ``padding="post"`` puts
-    them first, ``"pre"`` last; ``kept`` (a 1-D integer tensor, already
-    clipped to ``[0, maxlen]``) decides the device.
-
-    >>> padding_mask(torch.tensor([1, 2]), 3, "pre")
-    tensor([[False, False,  True],
-            [False,  True,  True]])
+    ``padding="post"`` puts them first, ``"pre"`` last; ``kept`` (a 1-D integer
+    tensor, already clipped to ``[0, maxlen]``) decides the device.
     """
     steps = torch.arange(maxlen, device=kept.device)
     if padding == "post":
         return steps < kept[:, None]
     return steps >= (maxlen - kept)[:, None]
-
-
-def _check_lengths(lengths: object, name: str = "lengths") -> torch.Tensor:
-    """``lengths`` as a 1-D int64 tensor of non-negative integers (reference rules)."""
-    if not isinstance(lengths, torch.Tensor):
-        return to_torch(ref_padding._check_lengths(lengths, name), name)
-    if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
-        raise TypeError(f"{name} must hold integers, got dtype {dtype_name(lengths)}")
-    if lengths.ndim != 1:
-        raise ValueError(f"{name} must have 1 axis, got shape {tuple(lengths.shape)}")
-    if lengths.dtype in SIGNED_TWIN:  # torch has no min() for uint16/32/64
-        lengths = lengths.to(torch.int64)
-    if lengths.numel() and int(lengths.min()) < 0:
-        raise ValueError(f"{name} must be non-negative, got {int(lengths.min())}")
-    return lengths.to(torch.int64)
 
 
 def _truncate(
@@ -97,9 +68,9 @@ def _pad_flat(
     truncating: str,
     fill: bool | int | float | complex,
 ) -> torch.Tensor:
-    """The shared kernel: validated ``values`` (sum(lengths), *inner) -> (B, maxlen, *inner).
-
-    ``lengths`` is int64 on ``values``'s device and ``fill`` is already cast.
+    """Validated ``values`` (sum(lengths), *inner) -> (B, maxlen, *inner): one ``torch.full``
+    and one ``masked_scatter_``. ``lengths`` is int64 on ``values``'s device and ``fill`` is
+    already cast.
     """
     twin = SIGNED_TWIN.get(values.dtype)
     if twin is not None:  # no masked_scatter for uint16/32/64: move the same bits as int
@@ -123,52 +94,25 @@ def _pad_flat(
 
 
 def pad_flat(
-    values: object,
-    lengths: object,
-    maxlen: int | None = None,
-    padding: str = "pre",
-    truncating: str = "pre",
-    value: object = 0,
+    values: torch.Tensor,
+    lengths: torch.Tensor,
+    maxlen: int | None,
+    padding: str,
+    truncating: str,
+    value: object,
 ) -> torch.Tensor:
-    """Pad sequences given as one concatenated buffer plus their lengths.
-
-    Mirrors :func:`reference.pad_flat` (the rule is stated there). ``values``
-    and ``lengths`` may be tensors, NumPy arrays or lists; the result is a
-    tensor of ``values``'s dtype on ``values``'s device (``lengths``'s when
-    ``values`` is not a tensor), built without a Python loop over the rows.
-    String or object ``values`` raise ``TypeError``: only the reference
-    supports them.
+    """The result is on ``values``'s device (``lengths``'s when ``values`` is not a
+    tensor), built without a Python loop over the rows (one ``masked_scatter_``).
 
     >>> pad_flat(torch.tensor([1, 2, 3, 4]), torch.tensor([3, 1]), padding="post")
     tensor([[1, 2, 3],
             [4, 0, 0]])
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    check_choice("truncating", truncating, PADDING_SIDES)
-    maxlen = check_maxlen(maxlen)
-    values = as_array(values)
-    check_min_rank(tuple(values.shape), 1, "values")
-    lengths = _check_lengths(lengths)
-    total = int(lengths.sum())
-    if total != values.shape[0]:
-        raise ValueError(f"lengths sum to {total} but values has {values.shape[0]} steps")
-    values = to_torch(
-        values, "values", None if isinstance(values, torch.Tensor) else lengths.device
-    )
-    lengths = lengths.to(values.device)
+    if lengths.dtype == torch.uint64:
+        lengths = lengths.view(torch.int64)
+    lengths = lengths.to(device=values.device, dtype=torch.int64)
     fill = cast_fill(value, values.dtype, "value")
     return _pad_flat(values, lengths, maxlen, padding, truncating, fill)
-
-
-def _promote(dtypes: list[torch.dtype]) -> torch.dtype:
-    """The dtype NumPy's ``concatenate`` would give (torch's promotion where NumPy has none)."""
-    np_dtypes = [numpy_dtype(d) for d in dtypes]
-    if all(d is not None for d in np_dtypes):
-        return resolve_dtype(np.result_type(*np_dtypes))
-    out = dtypes[0]
-    for d in dtypes[1:]:
-        out = torch.promote_types(out, d)
-    return out
 
 
 def _inner_shape(seqs: list[torch.Tensor]) -> tuple[int, ...]:
@@ -187,18 +131,19 @@ def _inner_shape(seqs: list[torch.Tensor]) -> tuple[int, ...]:
     return inner or ()
 
 
-def _concat_tensors(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference's ``_flat_general`` on tensors: (values, lengths) on one device.
+def _concat_tensors(
+    seqs: list[torch.Tensor], dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, lengths) on one device: one ``torch.cat`` of the rows.
 
-    Only shapes, dtypes and devices are read in Python (one pass each); the
-    data is concatenated by one ``torch.cat``.
+    Only shapes, dtypes and devices are read in Python (one pass each). Rows of
+    different dtypes are each cast to ``dtype`` first, by the lossless-cast rule,
+    never promoted together (int64 with float32 would pass through float64).
     """
     shapes = [s.shape for s in seqs]
     if not all(shapes):  # torch.Size([]) is falsy: a 0-d tensor
         i = next(i for i, sh in enumerate(shapes) if not sh)
-        raise TypeError(
-            f"sequences[{i}] must be a sequence (list, tuple or array), got {seqs[i]!r}"
-        )
+        raise row_error(i, seqs[i])
     device = seqs[0].device
     if len({s.device for s in seqs}) > 1:
         i = next(i for i, s in enumerate(seqs) if s.device != device)
@@ -213,17 +158,16 @@ def _concat_tensors(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tenso
     if len(inners) > 1 and inner:  # empty 1-D sequences take the common step shape
         parts = [s.reshape((0, *inner)) if s.ndim == 1 and s.shape[0] == 0 else s for s in seqs]
     dtypes = list(dict.fromkeys(s.dtype for s in seqs))
-    if len(dtypes) > 1:  # promote as NumPy's concatenate does, before any lossy cast
-        common = _promote(dtypes)
-        parts = [p.to(common) for p in parts]
+    if len(dtypes) > 1:  # each cast on its own (checked), then one buffer of dtype
+        parts = [cast_tensor(p, dtype, "sequences") for p in parts]
     return torch.cat(parts), lengths
 
 
-def _from_tensor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _from_tensor(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(values, lengths) of a nested or dense (B, T, ...) tensor; None when not that."""
     if x.is_nested:
         if x.layout != torch.jagged or getattr(x, "_ragged_idx", 1) != 1:
-            return _concat_tensors(list(x.unbind()))
+            return _concat_tensors(list(x.unbind()), dtype)
         if x.lengths() is not None:
             raise ValueError(
                 "sequences is a nested tensor with holes (lengths() is not None); "
@@ -242,54 +186,39 @@ def _from_tensor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     return x.reshape(batch * steps, *x.shape[2:]), lengths
 
 
-def _reference_pad(
-    sequences: object,
-    maxlen: int | None,
-    dtype: torch.dtype,
-    padding: str,
-    truncating: str,
-    value: object,
-) -> torch.Tensor:
-    """Pad with :func:`reference.pad_sequences` (lists, arrays, mixed input) as a tensor."""
+def _read(sequences: object, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain data (lists, arrays, a mix with tensors) read by the shared rule; the result goes
+    to the device of the first tensor in the list, else the CPU."""
     device = torch.device("cpu")
     if isinstance(sequences, torch.Tensor):
         device, sequences = sequences.device, numpy_of(sequences)
-    elif isinstance(sequences, list):
+    elif isinstance(sequences, (list, tuple)):
         tensors = [s for s in sequences if isinstance(s, torch.Tensor)]
         if tensors:
             device = tensors[0].device
             sequences = [numpy_of(s) if isinstance(s, torch.Tensor) else s for s in sequences]
-    np_dtype = numpy_dtype(dtype)
-    if np_dtype is None:  # bfloat16, complex32: pad in float64/complex128, then round once
-        np_dtype = np.dtype(np.complex128 if dtype.is_complex else np.float64)
-    out = reference.pad_sequences(sequences, maxlen, np_dtype, padding, truncating, value)
-    return torch.from_numpy(out).to(device=device, dtype=dtype)
+    read_as = numpy_dtype(dtype)
+    if read_as is None:  # bfloat16: read as float64, rounded once by the cast
+        read_as = np.dtype(np.complex128 if dtype.is_complex else np.float64)
+    values, lengths = read_sequences(sequences, read_as)
+    return to_torch(values, "sequences", device), to_torch(lengths, "lengths", device)
 
 
 def pad_sequences(
-    sequences: Iterable[Sequence],
-    maxlen: int | None = None,
-    dtype: object = "int32",
-    padding: str = "pre",
-    truncating: str = "pre",
-    value: object = 0.0,
+    sequences: object,
+    maxlen: int | None,
+    dtype: str,
+    padding: str,
+    truncating: str,
+    value: object,
 ) -> torch.Tensor:
-    """Pad (and truncate) variable-length sequences into one ``(B, maxlen, ...)`` tensor.
-
-    Mirrors :func:`reference.pad_sequences` (the rule is stated there).
-    ``sequences`` may be a list or tuple of tensors (all on one device: padded
-    there, without a Python loop over the batch), a ``torch.nested`` tensor
-    of layout ``torch.jagged`` (its ``values()`` and ``offsets()`` are used;
-    one with holes, ``lengths() is not None``, is a ``ValueError``), a dense
-    ``(B, T, ...)`` tensor, or anything the reference accepts (lists, NumPy
-    arrays, a mix: padded by the reference, then converted; the result goes
-    to the device of the first tensor in the list, else the CPU).
-
-    ``dtype`` is a name (``"int32"``), a ``np.dtype`` or a ``torch.dtype``
-    (``torch.bfloat16`` included); the result has exactly that dtype. String
-    and object dtypes raise ``TypeError``: only the reference supports them.
-    The data and ``value`` are cast by the lossless-cast rule on the data's
-    device. Gradients flow from the result to float input tensors.
+    """``sequences`` may be a list or tuple of tensors (all on one device: padded there,
+    without a Python loop over a large batch), a ``torch.nested`` tensor of layout
+    ``torch.jagged`` (its ``values()`` and ``offsets()`` are used; one with holes,
+    ``lengths() is not None``, is a ``ValueError``), a dense ``(B, T, ...)`` tensor, or
+    plain data (lists, NumPy arrays, a mix: the result goes to the device of the first
+    tensor in the list, else the CPU). Each tensor is cast to ``dtype`` on its own (never
+    promoted with the others first). Gradients flow from the result to float input tensors.
 
     >>> pad_sequences([torch.tensor([1, 2, 3]), torch.tensor([4])], padding="post")
     tensor([[1, 2, 3],
@@ -298,56 +227,46 @@ def pad_sequences(
     tensor([[1.],
             [3.]])
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    check_choice("truncating", truncating, PADDING_SIDES)
-    maxlen = check_maxlen(maxlen)
-    target = resolve_dtype(dtype)
-    flat = None
+    target = getattr(torch, dtype)
+    batch = None
     if isinstance(sequences, torch.Tensor):
-        flat = _from_tensor(sequences)
-    elif isinstance(sequences, Iterable) and not isinstance(sequences, (str, bytes, np.ndarray)):
-        sequences = list(sequences)
-        if sequences and all(isinstance(s, torch.Tensor) for s in sequences):
-            flat = _concat_tensors(sequences)
-    if flat is None:
-        return _reference_pad(sequences, maxlen, target, padding, truncating, value)
-    values, lengths = flat
+        batch = _from_tensor(sequences, target)
+    elif (
+        isinstance(sequences, (list, tuple))
+        and sequences
+        and all(isinstance(s, torch.Tensor) for s in sequences)
+    ):
+        fast = _fast_padding.pad_tensors(sequences, maxlen, target, padding, truncating, value)
+        if fast is not None:
+            return fast
+        batch = _concat_tensors(list(sequences), target)
+    if batch is None:
+        batch = _read(sequences, target)
+    values, lengths = batch
+    width = maxlen if maxlen is not None else (int(lengths.max()) if lengths.numel() else 0)
+    check_padded_size(
+        lengths.numel(), width, tuple(values.shape[1:]), dtype, maxlen, "max(len(sequences))"
+    )
     values = cast_tensor(values, target, "sequences")
     fill = cast_fill(value, target, "value")
-    return _pad_flat(values, lengths, maxlen, padding, truncating, fill)
+    return _pad_flat(values, lengths, width, padding, truncating, fill)
 
 
-def unpad_sequences(padded: object, lengths: object, padding: str = "post") -> list[torch.Tensor]:
-    """Split a padded batch back into its valid parts: the inverse of padding.
-
-    Mirrors :func:`reference.unpad_sequences` (the rule is stated there).
-    ``padded`` and ``lengths`` may be tensors, NumPy arrays or lists; the
-    parts are tensors of ``padded``'s dtype on its device, selected with one
-    boolean mask and cut with ``torch.split``. They are copies, never views
-    of ``padded`` (gradients still flow back to it).
+def unpad_sequences(
+    padded: torch.Tensor, lengths: torch.Tensor, padding: str
+) -> list[torch.Tensor]:
+    """The parts are tensors of ``padded``'s dtype on its device, selected with one boolean
+    mask and cut with ``torch.split``: copies, never views of ``padded`` (gradients still
+    flow back to it).
 
     >>> unpad_sequences(torch.tensor([[1, 2, 0], [3, 0, 0]]), torch.tensor([2, 1]))
     [tensor([1, 2]), tensor([3])]
     """
-    check_choice("padding", padding, PADDING_SIDES)
-    padded = as_array(padded)
-    check_min_rank(tuple(padded.shape), 2, "padded")
-    lengths = _check_lengths(lengths)
-    if lengths.shape[0] != padded.shape[0]:
-        raise ValueError(
-            f"lengths has {lengths.shape[0]} entries but padded has {padded.shape[0]} rows"
-        )
-    steps = padded.shape[1]
-    if lengths.numel() and int(lengths.max()) > steps:
-        raise ValueError(
-            f"lengths must be at most padded.shape[1] = {steps}, got {int(lengths.max())}"
-        )
-    padded = to_torch(padded, "padded")
     if not lengths.numel():
         return []
     lengths = lengths.to(padded.device)
     twin = SIGNED_TWIN.get(padded.dtype)
     source = padded if twin is None else padded.view(twin)  # few kernels for uint16/32/64
-    valid = source[padding_mask(lengths, steps, padding)]  # boolean indexing copies
+    valid = source[padding_mask(lengths, padded.shape[1], padding)]  # boolean indexing copies
     parts = torch.split(valid, lengths.tolist())
     return list(parts) if twin is None else [p.view(padded.dtype) for p in parts]
