@@ -21,6 +21,7 @@ before a model of that framework is seen.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -402,21 +403,61 @@ class KerasAdapter(Adapter):
             kwargs[self.mask_arg] = m
         return x, kwargs
 
-    def _call(self, x: np.ndarray, mask: np.ndarray | None, positions_from: np.ndarray) -> Any:
+    def _arguments(
+        self, x: np.ndarray, mask: np.ndarray | None, positions_from: np.ndarray
+    ) -> tuple[Any, dict[str, Any]]:
+        """The model's input and keyword arguments (or, with ``call``: ``x`` and the mask)."""
         m = None if mask is None else self.convert_mask(mask, x)
         if self.call is not None:
-            return self.call(self.model, x, m)
+            return x, {"mask": m}
         inputs, kwargs = self._inputs(x, m)
         if self.position_ids_arg is not None:
             kwargs[self.position_ids_arg] = self.positions(positions_from)
-        return self.model(inputs, training=self.training, **kwargs)
+        return inputs, kwargs
+
+    def _apply(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
+        if self.call is not None:
+            return select_output(self.call(self.model, inputs, kwargs["mask"]), self.output)
+        return select_output(self.model(inputs, training=self.training, **kwargs), self.output)
+
+    _traced: Any = None  # tf.function of _apply (None: not built yet, False: eager only)
+
+    def _run(self, fn_name: str, *args: Any) -> Any:
+        """``fn_name`` traced with ``tf.function`` on the TensorFlow backend (eager Keras runs a
+        recurrent layer step by step: tracing is ~50x faster), eagerly elsewhere or when the
+        model cannot be traced."""
+        import keras
+
+        eager = getattr(self, fn_name)
+        if self._traced is False or keras.backend.backend() != "tensorflow":
+            return eager(*args)
+        if self._traced is None:
+            # a trace costs a fraction of a second: worth it only when eager runs are slow
+            started = time.perf_counter()
+            result = eager(*args)
+            if time.perf_counter() - started < 0.2:
+                self._traced = False
+                return result
+            import tensorflow as tf
+
+            self._traced = {
+                name: tf.function(getattr(self, name), reduce_retracing=True)
+                for name in ("_apply", "_loss_gradients")
+            }
+            return result
+        try:
+            return self._traced[fn_name](*args)
+        except Exception:
+            result = eager(*args)  # raises again when the model itself fails
+            self._traced = False  # the model runs eagerly but not traced: stay eager
+            return result
 
     def _forward(
         self, x: np.ndarray, mask: np.ndarray | None, positions_from: np.ndarray
     ) -> np.ndarray:
         import keras
 
-        y = select_output(self._call(x, mask, positions_from), self.output)
+        y = self._run("_apply", *self._arguments(x, mask, positions_from))
         if self.output_dtype is None:
             dtype = getattr(y, "dtype", None)
             self.output_dtype = (
@@ -426,6 +467,18 @@ class KerasAdapter(Adapter):
             )
         return _keras_numpy(y)
 
+    def _loss_gradients(
+        self, inputs: Any, kwargs: dict[str, Any], valid: Any, weights: Any
+    ) -> list[Any]:
+        import tensorflow as tf
+
+        variables = list(self.model.trainable_variables)
+        with tf.GradientTape() as tape:
+            y = tf.convert_to_tensor(self._apply(inputs, kwargs))
+            w = tf.cast(weights, y.dtype)
+            loss = tf.reduce_sum(tf.where(valid, y, tf.zeros_like(y)) * w)
+        return list(tape.gradient(loss, variables))
+
     def gradients(self, x: np.ndarray, mask: np.ndarray, loss_weights: LossWeights) -> Grads:
         import keras
 
@@ -433,16 +486,12 @@ class KerasAdapter(Adapter):
         if not variables:
             return None
         backend = keras.backend.backend()
-        self.runs += 1
+        inputs, kwargs = self._arguments(x, mask, mask)
         if backend == "tensorflow":
-            import tensorflow as tf
-
-            with tf.GradientTape() as tape:
-                y = tf.convert_to_tensor(select_output(self._call(x, mask, mask), self.output))
-                valid, weights = loss_weights(tuple(y.shape))
-                w = tf.cast(tf.convert_to_tensor(weights), y.dtype)
-                loss = tf.reduce_sum(tf.where(tf.convert_to_tensor(valid), y, tf.zeros_like(y)) * w)
-            grads = tape.gradient(loss, variables)
+            shape = tuple(self._run("_apply", inputs, kwargs).shape)
+            valid, weights = loss_weights(shape)
+            self.runs += 1
+            grads = self._run("_loss_gradients", inputs, kwargs, valid, weights)
             return {
                 v.path: np.zeros(v.shape, np.float32) if g is None else _keras_numpy(g)
                 for v, g in zip(variables, grads)
@@ -450,7 +499,8 @@ class KerasAdapter(Adapter):
         if backend == "torch":
             import torch
 
-            y = select_output(self._call(x, mask, mask), self.output)
+            self.runs += 1
+            y = self._apply(inputs, kwargs)
             valid, weights = loss_weights(tuple(y.shape))
             w = torch.as_tensor(weights, dtype=y.dtype, device=y.device)
             v = torch.as_tensor(valid, device=y.device)

@@ -96,6 +96,7 @@ class _Runner:
         self.grad_tol: Tolerance | None = None
         self.output_tail: tuple[int, ...] | None = None
         self._weights: dict[tuple[int, int], np.ndarray] = {}
+        self.vocab_size: int | None = None  # ids >= this are out of range (None: unknown)
 
     # -- running ---------------------------------------------------------------------------
     def _key(self, rows: list[np.ndarray], *rest: object) -> tuple | None:
@@ -276,8 +277,6 @@ class _Runner:
     def max_id(self) -> int:
         vals = [int(r.max()) for r in self.batch.rows if r.size]
         return max(vals) if vals else 1
-
-    vocab_size: int | None = None
 
     @property
     def spread(self) -> float:
