@@ -91,6 +91,50 @@ AXIS = [
 SIDE = [Attack("unknown choice", "sideways", ValueError), Attack("int", 1, ValueError)]
 REDUCE = {"x": DATA, "mask": MASK, "axis": AXIS, "keepdims": FLAG}
 
+# recurrence: a step every backend runs (operators only), weights of 2 units for 2 features
+XS = np.ones((2, 3, 2), F32)
+
+
+def _step(x_t, states):
+    h = x_t + states[0]
+    return h, [h]
+
+
+def _keras_weights(gates: int, bias_shape: tuple) -> dict:
+    return dict(
+        kernel=np.full((2, 2 * gates), 0.1, F32),
+        recurrent_kernel=np.full((2, 2 * gates), 0.1, F32),
+        bias=np.zeros(bias_shape, F32),
+    )
+
+
+def _torch_weights(gates: int) -> dict:
+    return dict(
+        weight_ih=np.full((2 * gates, 2), 0.1, F32),
+        weight_hh=np.full((2 * gates, 2), 0.1, F32),
+        bias_ih=np.zeros(2 * gates, F32),
+        bias_hh=np.zeros(2 * gates, F32),
+    )
+
+
+RNN_WEIGHTS = {
+    "simple_rnn": _keras_weights(1, (2,)),
+    "lstm": _keras_weights(4, (8,)),
+    "gru": _keras_weights(3, (2, 6)),
+}
+TORCH_WEIGHTS = {
+    "simple_rnn": _torch_weights(1),
+    "lstm": _torch_weights(4),
+    "gru": _torch_weights(3),
+}
+LSTM_W = tuple(RNN_WEIGHTS["lstm"].values())
+_LAYER_FLAGS = ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
+RNN_FLAGS = {
+    "simple_rnn": _LAYER_FLAGS,
+    "lstm": _LAYER_FLAGS,
+    "gru": (*_LAYER_FLAGS, "reset_after"),
+}
+
 #: function -> (base keyword arguments, {argument: attacks}).
 MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
     "pad_sequences": (
@@ -246,6 +290,88 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
         dict(op="add", xs=[X, X], masks=[M, M]),
         {"op": SIDE, "xs": [NONE], "masks": [NONE]},
     ),
+    # recurrence
+    "rnn": (
+        dict(step=_step, x=XS, mask=M, initial_state=[np.zeros((2, 2), F32)]),
+        {
+            "step": [NONE, Attack("not callable", "tanh", TypeError)],
+            "x": DATA,
+            "mask": MASK[1:],
+            "initial_state": [NONE, Attack("wrong batch", [np.zeros((3, 2), F32)], ValueError)],
+            "go_backwards": FLAG,
+            "zero_output_for_mask": FLAG,
+        },
+    ),
+    **{
+        name: (
+            dict(x=XS, mask=M, **RNN_WEIGHTS[name]),
+            {
+                "x": DATA + [Attack("int x", np.ones((2, 3, 2), np.int64), TypeError)],
+                "mask": MASK[1:],
+                "kernel": [NONE, Attack("wrong shape", np.ones((3, 1), F32), ValueError)],
+                "recurrent_kernel": [NONE, Attack("wrong shape", np.ones((2, 3)), ValueError)],
+                "bias": [Attack("wrong shape", np.zeros(1, F32), ValueError)],
+                "initial_state": [
+                    Attack("a string", "zeros", TypeError),
+                    Attack(
+                        "wrong shape",
+                        [np.zeros((2, 5), F32)] * (2 if name == "lstm" else 1),
+                        ValueError,
+                    ),
+                ],
+                **{flag: FLAG for flag in RNN_FLAGS[name]},
+            },
+        )
+        for name in ("simple_rnn", "lstm", "gru")
+    },
+    "bidirectional": (
+        dict(layer="lstm", x=XS, mask=M, forward_weights=LSTM_W, backward_weights=LSTM_W),
+        {
+            "layer": [Attack("unknown layer", "transformer", ValueError)],
+            "x": DATA,
+            "mask": MASK[1:],
+            "forward_weights": [NONE, Attack("two arrays", LSTM_W[:2], TypeError)],
+            "backward_weights": [NONE],
+            "merge_mode": SIDE,
+            "return_sequences": FLAG,
+            "return_state": FLAG,
+            "go_backwards": [Attack("set by the rule", True, ValueError)],
+        },
+    ),
+    **{
+        f"{kind}_weights_keras_to_torch": (
+            RNN_WEIGHTS[kind],
+            {
+                "kernel": [NONE, Attack("wrong shape", np.ones((2, 1), F32), ValueError)],
+                "recurrent_kernel": [NONE, Attack("rank 1", np.ones(4, F32), ValueError)],
+                "bias": [
+                    Attack("wrong shape", np.zeros(1, F32), ValueError),
+                    Attack("float64 bias", RNN_WEIGHTS[kind]["bias"].astype(np.float64), TypeError),
+                ]
+                + (
+                    [Attack("reset_after=False", np.zeros(6, F32), ValueError)]
+                    if kind == "gru"
+                    else []
+                ),
+            },
+        )
+        for kind in ("simple_rnn", "lstm", "gru")
+    },
+    **{
+        f"{kind}_weights_torch_to_keras": (
+            TORCH_WEIGHTS[kind],
+            {
+                "weight_ih": [NONE, Attack("wrong shape", np.ones((1, 2), F32), ValueError)],
+                "weight_hh": [NONE, Attack("rank 1", np.ones(4, F32), ValueError)],
+                "bias_ih": [
+                    Attack("only bias_hh", None, ValueError),
+                    Attack("wrong shape", np.zeros(1, F32), ValueError),
+                ],
+                "bias_hh": [Attack("only bias_ih", None, ValueError)],
+            },
+        )
+        for kind in ("simple_rnn", "lstm", "gru")
+    },
 }
 
 ROWS = [

@@ -74,6 +74,19 @@ SHARED: dict[str, tuple[str, ...]] = {
         "merge_masks_strict",
         "merge_values",
     ),
+    "recurrence": (
+        "bidirectional",
+        "gru",
+        "gru_weights_keras_to_torch",
+        "gru_weights_torch_to_keras",
+        "lstm",
+        "lstm_weights_keras_to_torch",
+        "lstm_weights_torch_to_keras",
+        "rnn",
+        "simple_rnn",
+        "simple_rnn_weights_keras_to_torch",
+        "simple_rnn_weights_torch_to_keras",
+    ),
 }
 
 EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -92,6 +105,7 @@ EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "pooling": ("MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"),
         "ragged": ("from_ragged_tensor", "to_ragged_tensor"),
+        "recurrence": ("load_torch_weights",),
     },
     "torch_impl": {
         "flow": (
@@ -112,6 +126,7 @@ EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "pooling": ("MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"),
         "ragged": ("from_nested", "from_packed_sequence", "to_nested", "to_packed_sequence"),
+        "recurrence": ("MaskedGRU", "MaskedLSTM", "MaskedRNN", "load_keras_weights"),
     },
 }
 

@@ -1,0 +1,395 @@
+"""Masked recurrence kernels in TensorFlow (rules and checks: :mod:`maskref.api.recurrence`).
+
+Graph friendly: the loops are ``tf.while_loop``\\ s over time (no Python loop
+over the batch or, in graphs, over time), so every function works inside
+``tf.function`` with unknown batch and time sizes, and under XLA. The built-in
+layers project every step's input with one matmul before the loop and run
+the loop as a ``tf.function`` of its own (``reduce_retracing``), so an eager
+call is not a Python loop of eager ops. Masked inputs are replaced by 0 with
+``tf.where`` and states are selected with ``tf.where``: the gradient is finite
+everywhere and exactly 0 at masked inputs, NaN/inf there included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from maskref.api._recurrent_port import keras_cells, pair_kind, torch_parameters
+from maskref.api.recurrence import GATES, STATES, check_step_result, compute_dtype, gru_gate_order
+
+__all__ = [
+    "bidirectional",
+    "gru",
+    "gru_weights_keras_to_torch",
+    "gru_weights_torch_to_keras",
+    "load_torch_weights",
+    "lstm",
+    "lstm_weights_keras_to_torch",
+    "lstm_weights_torch_to_keras",
+    "rnn",
+    "simple_rnn",
+    "simple_rnn_weights_keras_to_torch",
+    "simple_rnn_weights_torch_to_keras",
+]
+
+States = list[tf.Tensor]
+
+
+def _shape(t: object) -> tuple:
+    return tuple(tf.convert_to_tensor(t).shape.as_list())
+
+
+def _rows(m: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """A ``(B,)`` mask shaped to broadcast against ``like`` ``(B, ...)``."""
+    return tf.reshape(m, tf.concat([tf.shape(m), tf.ones([like.shape.rank - 1], tf.int32)], 0))
+
+
+def _time_major(t: tf.Tensor) -> tf.Tensor:
+    perm = [1, 0, *range(2, t.shape.rank)]
+    return tf.transpose(t, perm)
+
+
+def _stack(array: tf.TensorArray, steps: tf.Tensor, shape: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """The outputs ``(T, B, ...)``; zeros of ``shape`` for ``T = 0`` (a TensorArray with no
+    element and an unknown batch size cannot be stacked)."""
+    return tf.cond(
+        steps > 0, lambda: tf.reshape(array.stack(), shape), lambda: tf.zeros(shape, dtype)
+    )
+
+
+def rnn(
+    step: Callable,
+    x: tf.Tensor,
+    mask: tf.Tensor | None,
+    initial_state: States,
+    go_backwards: bool,
+    zero_output_for_mask: bool,
+) -> tuple[tf.Tensor, tf.Tensor, States]:
+    """A ``tf.while_loop`` over time (``step`` is traced once); in eager mode the loop runs
+    eagerly, as Keras's own. ``step`` is called once more, on zeros, to learn the shape
+    and dtype of its output (Keras does the same)."""
+    batch = tf.shape(x)[0]
+    static_batch = x.shape[0]
+    shapes = [_shape(s) for s in initial_state]
+    states = [tf.convert_to_tensor(s) for s in initial_state]
+    xs = _time_major(x)
+    keep = None if mask is None else tf.transpose(mask)
+    if go_backwards:
+        xs = tf.reverse(xs, [0])
+        keep = None if keep is None else tf.reverse(keep, [0])
+    steps = tf.shape(xs)[0]
+    probe = tf.zeros(tf.concat([[batch], tf.shape(x)[2:]], 0), x.dtype)
+    out0, _ = check_step_result(
+        step(probe, list(states)), len(states), _shape, static_batch, shapes
+    )
+    out0 = tf.convert_to_tensor(out0)
+    zero_x = tf.zeros([], x.dtype)
+
+    def body(t, outputs, prev, *states):
+        x_t = xs[t]
+        m = tf.ones([batch], tf.bool) if keep is None else keep[t]
+        x_t = tf.where(_rows(m, x_t), x_t, zero_x)
+        out, new = check_step_result(
+            step(x_t, list(states)), len(states), _shape, static_batch, shapes
+        )
+        out = tf.convert_to_tensor(out)
+        mo = _rows(m, out)
+        prev = tf.where(mo, out, prev)
+        y = tf.where(mo, out, tf.zeros_like(out)) if zero_output_for_mask else prev
+        new = [tf.where(_rows(m, s), tf.cast(n, s.dtype), s) for n, s in zip(new, states)]
+        return (t + 1, outputs.write(t, y), prev, *new)
+
+    outputs = tf.TensorArray(out0.dtype, size=steps, element_shape=out0.shape)
+    result = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (tf.constant(0), outputs, tf.zeros_like(out0), *states),
+    )
+    shape = tf.concat([[steps], tf.shape(out0)], 0)
+    outputs = _time_major(_stack(result[1], steps, shape, out0.dtype))
+    return result[2], outputs, list(result[3:])
+
+
+# --- the built-in layers -------------------------------------------------------------------
+
+
+def _cell(kind: str, reset_after: bool) -> Callable:
+    """``cell(zx_t, states, recurrent_kernel, recurrent_bias) -> (h, new_states)`` where
+    ``zx_t`` is the step's input already projected (``x_t @ kernel + input bias``)."""
+
+    def simple_rnn(zx, states, rk, rb):
+        h = tf.tanh(zx + tf.matmul(states[0], rk))
+        return h, [h]
+
+    def lstm(zx, states, rk, rb):
+        h, c = states
+        i, f, g, o = tf.split(zx + tf.matmul(h, rk), 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return h, [h, c]
+
+    def gru(zx, states, rk, rb):
+        h = states[0]
+        xz, xr, xh = tf.split(zx, 3, axis=-1)
+        if reset_after:
+            inner = tf.matmul(h, rk)
+            if rb is not None:
+                inner = inner + rb
+            hz, hr, hh = tf.split(inner, 3, axis=-1)
+            z, r = tf.sigmoid(xz + hz), tf.sigmoid(xr + hr)
+            candidate = tf.tanh(xh + r * hh)
+        else:
+            uz, ur, uh = tf.split(rk, 3, axis=1)
+            z = tf.sigmoid(xz + tf.matmul(h, uz))
+            r = tf.sigmoid(xr + tf.matmul(h, ur))
+            candidate = tf.tanh(xh + tf.matmul(r * h, uh))
+        h = z * h + (1 - z) * candidate
+        return h, [h]
+
+    return {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}[kind]
+
+
+@tf.function(reduce_retracing=True, autograph=False)
+def _scan(
+    zx: tf.Tensor,
+    keep: tf.Tensor,
+    rk: tf.Tensor,
+    rb: tf.Tensor,
+    states: tuple,
+    zero_output_for_mask: tf.Tensor,
+    kind: str,
+    reset_after: bool,
+) -> tuple:
+    """The masked loop over projected inputs ``zx`` ``(B, T, gates * units)`` in processing
+    order, ``keep`` ``(B, T)``: ``(last output, outputs, states)``. Only ``kind`` and
+    ``reset_after`` are Python values, so a handful of traces serve every call."""
+    units = tf.shape(rk)[0]
+    cell = _cell(kind, reset_after)
+    zs, ks = _time_major(zx), tf.transpose(keep)
+    steps, batch = tf.shape(zs)[0], tf.shape(zx)[0]
+
+    def body(t, outputs, prev, *states):
+        h, new = cell(zs[t], list(states), rk, rb)
+        m = ks[t][:, None]
+        prev = tf.where(m, h, prev)
+        new_states = [tf.where(m, n, s) for n, s in zip(new, states)]
+        y = tf.where(m, h, tf.where(zero_output_for_mask, tf.zeros_like(h), prev))
+        return (t + 1, outputs.write(t, y), prev, *new_states)
+
+    outputs = tf.TensorArray(
+        zx.dtype, size=steps, element_shape=tf.TensorShape([None, rk.shape[0]])
+    )
+    result = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (tf.constant(0), outputs, tf.zeros_like(states[0]), *states),
+    )
+    stacked = _stack(result[1], steps, tf.stack([steps, batch, units]), zx.dtype)
+    return result[2], _time_major(stacked), tuple(result[3:])
+
+
+def _layer(
+    kind: str,
+    x: tf.Tensor,
+    mask: tf.Tensor | None,
+    kernel: tf.Tensor,
+    recurrent_kernel: tf.Tensor,
+    bias: tf.Tensor | None,
+    initial_state: States | None,
+    return_sequences: bool,
+    go_backwards: bool,
+    zero_output_for_mask: bool,
+    reset_after: bool = True,
+) -> tuple[tf.Tensor, States]:
+    dtype = tf.as_dtype(compute_dtype(x.dtype.name))
+    units = int(recurrent_kernel.shape[0])
+    xc = tf.cast(x, dtype)
+    keep = tf.ones(tf.shape(x)[:2], tf.bool) if mask is None else mask
+    xc = tf.where(keep[:, :, None], xc, tf.zeros([], dtype))
+    zx = tf.matmul(xc, tf.cast(kernel, dtype))
+    rb = tf.zeros([GATES[kind] * units], dtype)
+    if bias is not None:
+        bias = tf.cast(bias, dtype)
+        if kind == "gru" and reset_after:
+            zx, rb = zx + bias[0], bias[1]
+        else:
+            zx = zx + bias
+    if go_backwards:
+        zx, keep = tf.reverse(zx, [1]), tf.reverse(keep, [1])
+    if initial_state is None:
+        zeros = tf.zeros(tf.stack([tf.shape(x)[0], units]), dtype)
+        states = tuple(zeros for _ in range(STATES[kind]))
+    else:
+        states = tuple(tf.cast(s, dtype) for s in initial_state)
+    last, outputs, final = _scan(
+        zx, keep, tf.cast(recurrent_kernel, dtype), rb, states,
+        tf.constant(zero_output_for_mask), kind, reset_after,
+    )  # fmt: skip
+    output = outputs if return_sequences else last
+    return tf.cast(output, x.dtype), [tf.cast(s, x.dtype) for s in final]
+
+
+def simple_rnn(
+    x: tf.Tensor, mask: tf.Tensor | None, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+    bias: tf.Tensor | None, initial_state: States | None, return_sequences: bool,
+    go_backwards: bool, zero_output_for_mask: bool,
+) -> tuple[tf.Tensor, States]:  # fmt: skip
+    return _layer(
+        "simple_rnn", x, mask, kernel, recurrent_kernel, bias, initial_state, return_sequences,
+        go_backwards, zero_output_for_mask,
+    )  # fmt: skip
+
+
+def lstm(
+    x: tf.Tensor, mask: tf.Tensor | None, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+    bias: tf.Tensor | None, initial_state: States | None, return_sequences: bool,
+    go_backwards: bool, zero_output_for_mask: bool,
+) -> tuple[tf.Tensor, States]:  # fmt: skip
+    """One matmul projects every step's input, then a compiled ``tf.while_loop`` runs the
+    recurrence (Keras's generic loop does both matmuls at every step); no cuDNN, so the
+    padded outputs follow the rule on every device (tensorflow#49241)."""
+    return _layer(
+        "lstm", x, mask, kernel, recurrent_kernel, bias, initial_state, return_sequences,
+        go_backwards, zero_output_for_mask,
+    )  # fmt: skip
+
+
+def gru(
+    x: tf.Tensor, mask: tf.Tensor | None, kernel: tf.Tensor, recurrent_kernel: tf.Tensor,
+    bias: tf.Tensor | None, initial_state: States | None, return_sequences: bool,
+    go_backwards: bool, zero_output_for_mask: bool, reset_after: bool,
+) -> tuple[tf.Tensor, States]:  # fmt: skip
+    return _layer(
+        "gru", x, mask, kernel, recurrent_kernel, bias, initial_state, return_sequences,
+        go_backwards, zero_output_for_mask, reset_after,
+    )  # fmt: skip
+
+
+def _merge(merge_mode: str | None, y: tf.Tensor, y_rev: tf.Tensor) -> object:
+    if merge_mode == "concat":
+        return tf.concat([y, y_rev], axis=-1)
+    if merge_mode == "sum":
+        return y + y_rev
+    if merge_mode == "ave":
+        return (y + y_rev) / 2
+    if merge_mode == "mul":
+        return y * y_rev
+    return (y, y_rev)
+
+
+def bidirectional(
+    kind: str, x: tf.Tensor, mask: tf.Tensor | None, forward_weights: tuple,
+    backward_weights: tuple, merge_mode: str | None, return_sequences: bool,
+    initial_state: States | None, reset_after: bool,
+) -> tuple[object, States]:  # fmt: skip
+    n = STATES[kind]
+    halves = (None, None) if initial_state is None else (initial_state[:n], initial_state[n:])
+    runs = []
+    for weights, states, backwards in zip(
+        (forward_weights, backward_weights), halves, (False, True)
+    ):
+        runs.append(
+            _layer(
+                kind,
+                x,
+                mask,
+                *weights,
+                states,
+                return_sequences,
+                backwards,
+                return_sequences,
+                reset_after,
+            )
+        )
+    (y, forward), (y_rev, backward) = runs
+    if return_sequences:
+        y_rev = tf.reverse(y_rev, [1])
+    return _merge(merge_mode, y, y_rev), forward + backward
+
+
+# --- weights -------------------------------------------------------------------------------
+
+
+def _to_torch(kernel, recurrent_kernel, bias, order=None):  # type: ignore[no-untyped-def]
+    if order is not None:
+        kernel = tf.gather(kernel, order, axis=1)
+        recurrent_kernel = tf.gather(recurrent_kernel, order, axis=1)
+    w_ih, w_hh = tf.transpose(kernel), tf.transpose(recurrent_kernel)
+    if bias is None:
+        return w_ih, w_hh, None, None
+    if order is not None:
+        return w_ih, w_hh, tf.gather(bias[0], order), tf.gather(bias[1], order)
+    return w_ih, w_hh, tf.identity(bias), tf.fill(tf.shape(bias), tf.constant(-0.0, bias.dtype))
+
+
+def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None):  # type: ignore[no-untyped-def]
+    kernel, recurrent_kernel = tf.transpose(weight_ih), tf.transpose(weight_hh)
+    if order is not None:
+        kernel = tf.gather(kernel, order, axis=1)
+        recurrent_kernel = tf.gather(recurrent_kernel, order, axis=1)
+    if bias_ih is None or bias_hh is None:
+        return kernel, recurrent_kernel, None
+    if order is not None:
+        return (
+            kernel,
+            recurrent_kernel,
+            tf.stack([tf.gather(bias_ih, order), tf.gather(bias_hh, order)]),
+        )
+    return kernel, recurrent_kernel, bias_ih + bias_hh
+
+
+def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+    return _to_torch(kernel, recurrent_kernel, bias)
+
+
+def lstm_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+    return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def simple_rnn_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+    return _to_torch(kernel, recurrent_kernel, bias)
+
+
+def simple_rnn_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+    return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def gru_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+    return _to_torch(kernel, recurrent_kernel, bias, gru_gate_order(recurrent_kernel.shape[0]))
+
+
+def gru_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+    return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, gru_gate_order(weight_hh.shape[1]))
+
+
+# --- Keras layers from PyTorch modules -----------------------------------------------------
+
+
+def load_torch_weights(keras_layer: object, module: object) -> object:
+    """Copy an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (or a ``torch_impl`` ``Masked*`` module) into
+    a ``keras.layers.LSTM``/``GRU``/``SimpleRNN``, or into a ``Bidirectional`` of one from a
+    bidirectional module; returns ``keras_layer`` (built for the module's ``input_size`` if
+    it was not).
+
+    The weights go through the ``*_weights_torch_to_keras`` rules (GRU gates
+    reordered, the two biases summed). The pair must match: the same kind,
+    ``units == hidden_size``, one layer, both bidirectional or neither; the Keras
+    layer must use PyTorch's activations (tanh, sigmoid), a GRU
+    ``reset_after=True``, and ``use_bias`` exactly when the module has biases.
+    Anything else is a ``ValueError`` naming what differs (a ``TypeError`` for
+    objects of other types). ``go_backwards`` is not a weight: it is not copied.
+    """
+    import tf_impl as _public
+
+    kind = pair_kind(keras_layer, module)
+    convert = getattr(_public, f"{kind}_weights_torch_to_keras")
+    for cell, params in zip(keras_cells(keras_layer, module), torch_parameters(module)):
+        arrays = [None if p is None else p.detach().cpu().numpy() for p in params]
+        kernel, recurrent, bias = convert(*arrays)
+        cell.kernel.assign(kernel)
+        cell.recurrent_kernel.assign(recurrent)
+        if bias is not None:
+            cell.bias.assign(bias)
+    return keras_layer

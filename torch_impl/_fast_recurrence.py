@@ -1,0 +1,155 @@
+"""The packed fast path of the built-in recurrent layers: PyTorch's own fused kernels.
+
+Gate (:func:`usable`): a built-in cell PyTorch has (LSTM, GRU with
+``reset_after=True``, tanh RNN), at least one row and one step. Any mask goes:
+
+1. masked inputs are replaced by 0 (``torch.where``); with ``go_backwards``
+   the steps are reversed first (processing order);
+2. unless the mask is post-padded already, each row's valid steps are moved
+   to its front, in order (a stable sort of the mask: pre-padding and holes);
+3. the rows are packed (``pack_padded_sequence``, lengths ``sum(mask)``; an
+   empty row is packed with one step, whose result is discarded) and run by
+   ``torch.lstm``/``torch.gru``/``torch.rnn_tanh`` (what ``nn.LSTM`` calls,
+   cuDNN on a GPU), both directions in one call for ``bidirectional``;
+4. the outputs go back to their steps: a valid step's own output, at a masked
+   step the last valid output before it (carried; 0 before the first one) or
+   0 (``zero_output_for_mask``), and empty rows get zeros and their initial
+   states back (``torch.where``).
+
+Since every valid step sees exactly the steps before it in processing order,
+this is the rule of :func:`maskref.api.recurrence.rnn`. The backward direction
+of a packed bidirectional run starts at each row's last valid step: Keras's
+``Bidirectional`` rule.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from maskref.api.recurrence import STATES, gru_gate_order
+
+_OPS = {"lstm": torch.lstm, "gru": torch.gru, "simple_rnn": torch.rnn_tanh}
+
+
+def usable(kind: str, x: torch.Tensor, reset_after: bool = True) -> bool:
+    """Whether the packed path computes ``kind`` on ``x`` (``(B, T, D)``, compute dtype)."""
+    return (
+        (kind != "gru" or reset_after)
+        and x.shape[0] > 0
+        and x.shape[1] > 0
+        and x.dtype in (torch.float32, torch.float64)
+    )
+
+
+def torch_parameters(
+    kind: str, kernel: torch.Tensor, recurrent_kernel: torch.Tensor, bias: torch.Tensor | None
+) -> list[torch.Tensor]:
+    """Keras-layout weights as ``[weight_ih, weight_hh(, bias_ih, bias_hh)]`` (differentiable;
+    views where no gate moves)."""
+    if kind == "gru":
+        order = torch.as_tensor(gru_gate_order(recurrent_kernel.shape[0]), device=kernel.device)
+        kernel, recurrent_kernel = kernel[:, order], recurrent_kernel[:, order]
+        if bias is not None:
+            return [kernel.T, recurrent_kernel.T, bias[0, order], bias[1, order]]
+    if bias is None:
+        return [kernel.T, recurrent_kernel.T]
+    return [kernel.T, recurrent_kernel.T, bias, torch.zeros_like(bias)]
+
+
+def _post_padded(mask: torch.Tensor, lengths: torch.Tensor) -> bool:
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    return bool(torch.equal(mask, steps < lengths[:, None]))
+
+
+def run(
+    kind: str,
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    parameters: list[list[torch.Tensor]],
+    initial_state: list[torch.Tensor] | None,
+    go_backwards: bool,
+    zero_output_for_mask: bool,
+    return_sequences: bool,
+) -> tuple[torch.Tensor | None, list[torch.Tensor], list[list[torch.Tensor]]]:
+    """``(outputs or None, last outputs per direction, final states per direction)``.
+
+    ``x`` ``(B, T, D)`` in the compute dtype; ``parameters`` one list per direction
+    (two: bidirectional, the second one reading the valid steps last to first);
+    ``initial_state`` the states of every direction in turn, or None (zeros).
+    Outputs are ``(B, T, directions * H)``, the backward half in input time order.
+    """
+    batch, steps = x.shape[:2]
+    directions = len(parameters)
+    units = parameters[0][1].shape[1]
+    if go_backwards:
+        x = x.flip(1)
+        mask = None if mask is None else mask.flip(1)
+    empty = None
+    if mask is None:
+        lengths = torch.full((batch,), steps, dtype=torch.int64)
+        rank = None
+    else:
+        x = torch.where(mask[:, :, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
+        lengths = mask.sum(dim=1)
+        rank = None
+        if not _post_padded(mask, lengths):
+            order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+            x = x.gather(1, order[:, :, None].expand(x.shape))
+            rank = mask.cumsum(dim=1) - 1  # a step's place among the valid ones
+        if bool((lengths == 0).any()):
+            empty = lengths == 0
+            lengths = lengths.clamp(min=1)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    count = STATES[kind]
+    if initial_state is None:
+        zeros = x.new_zeros(directions, batch, units)
+        hx = [zeros] * count
+    else:
+        hx = [
+            torch.stack([initial_state[d * count + i] for d in range(directions)])
+            for i in range(count)
+        ]
+    hx_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+    flat = [p for direction in parameters for p in direction]
+    result = _OPS[kind](
+        packed.data,
+        packed.batch_sizes,
+        tuple(hx_sorted) if kind == "lstm" else hx_sorted[0],
+        flat,
+        len(parameters[0]) == 4,
+        1,
+        0.0,
+        False,
+        directions == 2,
+    )
+    data, finals = result[0], [f.index_select(1, packed.unsorted_indices) for f in result[1:]]
+    # h_n is each row's last output: the last valid one
+    lasts = [finals[0][d] for d in range(directions)]
+    outputs = None
+    if return_sequences:
+        out = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
+        if rank is not None:
+            outputs = outputs.gather(1, rank.clamp(min=0)[:, :, None].expand(outputs.shape))
+        if mask is not None:
+            zero = torch.zeros((), dtype=outputs.dtype, device=outputs.device)
+            if zero_output_for_mask or directions == 2:
+                outputs = torch.where(mask[:, :, None], outputs, zero)
+            elif rank is None:  # post-padded: the last valid output from the end on
+                outputs = torch.where(mask[:, :, None], outputs, lasts[0][:, None, :])
+            else:  # carried by the gather; 0 before the first valid step
+                outputs = torch.where((rank >= 0)[:, :, None], outputs, zero)
+    states = [[f[d] for f in finals] for d in range(directions)]
+    if empty is not None:
+        keep = empty[:, None]
+        lasts = [torch.where(keep, torch.zeros_like(last), last) for last in lasts]
+        for d in range(directions):
+            for i in range(count):
+                start = hx[i][d]
+                states[d][i] = torch.where(keep, start, states[d][i])
+        if outputs is not None and rank is None and not zero_output_for_mask:
+            outputs = torch.where(empty[:, None, None], torch.zeros_like(outputs), outputs)
+    return outputs, lasts, states
