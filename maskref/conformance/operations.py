@@ -17,9 +17,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from maskref.api.attention import ALIGNS, ATTENTION_EMPTY
+from maskref.api.conventions import CONVENTIONS, NAMED_CONVENTIONS
 from reference import strategies as rs
-from reference.attention import ALIGNS, ATTENTION_EMPTY
-from reference.conventions import CONVENTIONS, NAMED_CONVENTIONS
 
 from .core import Case, Inputs
 
@@ -471,6 +471,10 @@ def to_native(backend: str, array: np.ndarray) -> Any:
         import torch
 
         return torch.from_numpy(np.array(array, order="C", copy=True))
+    if backend == "jax_impl":
+        import jax.numpy as jnp
+
+        return jnp.asarray(array)
     import tensorflow as tf
 
     return tf.constant(array)
@@ -492,7 +496,7 @@ def sequences_to_native(backend: str, seqs: list[np.ndarray]) -> Any:
     torch: a list of tensors. TensorFlow: a ``tf.RaggedTensor`` built from the
     concatenated values and the row lengths (an empty batch stays a list).
     """
-    if backend == "torch_impl" or not seqs:
+    if backend in ("torch_impl", "jax_impl") or not seqs:
         return [to_native(backend, s) for s in seqs]
     import tensorflow as tf
 
@@ -509,6 +513,22 @@ def reference_call(name: str) -> Callable[[Inputs], Any]:
 
 
 def backend_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
+    """Call ``op`` of ``backend`` on its own tensors. JAX runs with ``jax_enable_x64`` here,
+    so that dtypes compare exactly (its 32-bit default is tested on its own)."""
+    call = _native_call(backend, op)
+    if backend != "jax_impl":
+        return call
+
+    def with_x64(inputs: Inputs) -> Any:
+        import jax
+
+        with jax.enable_x64(True):
+            return to_numpy_now(call(inputs))
+
+    return with_x64
+
+
+def _native_call(backend: str, op: Operation) -> Callable[[Inputs], Any]:
     def call(inputs: Inputs) -> Any:
         module = importlib.import_module(backend)
         args = dict(inputs)
@@ -529,6 +549,13 @@ def ragged_operations() -> list[Operation]:
     from .operations_ragged import RAGGED_OPERATIONS
 
     return RAGGED_OPERATIONS + FLOW_OPERATIONS
+
+
+def to_numpy_now(value: Any) -> Any:
+    """Results as NumPy while still inside a context (JAX's x64 mode)."""
+    from .core import to_numpy
+
+    return to_numpy(value)
 
 
 def backend_cases() -> list[Case]:
