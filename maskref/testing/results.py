@@ -106,7 +106,7 @@ class Shrunk:
             "variant": self.variant,
             "lengths": self.lengths,
             "maxlen": self.maxlen,
-            "rows": self.rows,
+            "rows": _json_safe(self.rows),
             "feature_shape": list(self.feature_shape),
             "max_abs_diff": _number(self.max_abs_diff),
             "runs": self.runs,
@@ -288,4 +288,13 @@ def _rounded(value: Any) -> Any:
         return [_rounded(v) for v in value]
     if isinstance(value, float):
         return float(f"{value:.4g}")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    """Nested lists with NaN and infinities as strings (JSON has neither)."""
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return _number(value)
     return value
