@@ -168,6 +168,16 @@ def test_masking_zeroes_with_where_and_ignores_an_incoming_mask():
     assert "mask_value=inf" in repr(tf_.Masking(np.inf))
 
 
+@pytest.mark.parametrize("flag", [1, "yes", None], ids=repr)
+def test_module_flags_must_be_bools(flag):
+    with pytest.raises(TypeError, match=r"\bstrict\b"):
+        tf_.Add(strict=flag)
+    with pytest.raises(TypeError, match=r"\bmask_zero\b"):
+        tf_.Embedding(5, 3, mask_zero=flag)
+    assert tf_.Add(strict=np.True_).strict is True
+    assert tf_.Embedding(5, 3, mask_zero=np.False_).mask_zero is False
+
+
 def test_embedding_mask_zero():
     torch.manual_seed(0)
     ids = torch.tensor([[4, 2, 0, 0], [0, 0, 0, 0]])

@@ -310,6 +310,9 @@ def test_to_packed_sequence_checks_as_pack_sequences():
         tr.to_packed_sequence(torch.zeros(2, 3), torch.tensor([1, 2]), enforce_sorted=True)
     with pytest.raises(TypeError, match="PackedSequence"):
         tr.from_packed_sequence(rr.pack_sequences(np.zeros((1, 1)), [1]))
+    for flag in (1, "yes", None):  # once truthy values passed as True
+        with pytest.raises(TypeError, match=r"\benforce_sorted\b"):
+            tr.to_packed_sequence(torch.zeros(2, 3), torch.tensor([3, 2]), enforce_sorted=flag)
 
 
 # --- jagged nested tensors against PyTorch's own ----------------------------------------------

@@ -249,7 +249,7 @@ def concatenate_masks(
         return None
     ranks = {len(s) for s in full_shapes}
     if len(ranks) != 1:
-        raise ValueError(f"the inputs must share one rank, got shapes {full_shapes}")
+        raise ValueError(f"the inputs must share one rank, got shapes={full_shapes}")
     ax = normalize_single_axis(axis, ranks.pop())
     for i, (m, shape) in enumerate(zip(ms, full_shapes)):
         if m is None:
@@ -264,12 +264,13 @@ def concatenate_masks(
             fits = False
         if not fits:
             raise ValueError(
-                f"masks[{i}] of shape {mshape} cannot be broadcast to its input's shape {shape}"
+                f"masks[{i}] of shape {mshape} cannot be broadcast to its input's shape "
+                f"shapes[{i}]={shape}"
             )
     rest = {s[:ax] + s[ax + 1 :] for s in full_shapes}
     if len(rest) != 1:
         raise ValueError(
-            f"the inputs of shapes {full_shapes} do not fit together along axis {axis}"
+            f"the inputs of shapes={full_shapes} do not fit together along axis={axis}"
         )
     return B.k.concatenate_masks(ms, full_shapes, ax)
 
@@ -355,18 +356,18 @@ def merge_values(
     for i, x in enumerate(arrays):
         check_merge_dtype(B.a.dtype_name(x), f"xs[{i}]")
     if op == "subtract" and len(arrays) != 2:
-        raise ValueError(f"subtract takes exactly 2 inputs, got {len(arrays)}")
+        raise ValueError(f"subtract takes exactly 2 inputs (xs), got {len(arrays)}")
     if not arrays:
-        raise ValueError("a merge needs at least one input")
+        raise ValueError("xs must hold at least one input (a merge of nothing has no value)")
     shapes = [tuple(B.a.shape_of(x)) for x in arrays]
     if not all(_compatible(s, shapes[0]) for s in shapes):
-        raise ValueError(f"the inputs must share one shape, got shapes {shapes}")
+        raise ValueError(f"xs must share one shape, got shapes {shapes}")
     ms = _masks(B, masks)
     if len(ms) != len(arrays):
         raise ValueError(f"got {len(ms)} masks for {len(arrays)} inputs")
-    for m in ms:
+    for i, m in enumerate(ms):
         if m is not None:
-            check_mask_shape(tuple(B.a.shape_of(m)), shapes[0])
+            check_mask_shape(tuple(B.a.shape_of(m)), shapes[0], f"masks[{i}]", "xs[0]")
     dtype = merge_dtype(op, tuple(B.a.dtype_name(x) for x in arrays))
     values = B.k.merge_values(op, arrays, ms, dtype)
     return values, merge_masks(B, ms)

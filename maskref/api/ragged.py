@@ -217,6 +217,14 @@ def _int64_option(B: Backend, value: object, name: str) -> int | Array:
     return number
 
 
+def _scalar(value: object, name: str) -> object:
+    """A fill value (cast by the kernel, losslessly, to the data's dtype); None is a
+    ``TypeError``."""
+    if value is None:
+        raise TypeError(f"{name} must be a scalar of the data's dtype, got None")
+    return value
+
+
 def permutations_error() -> ValueError:
     return ValueError(
         "sorted_indices and unsorted_indices must be permutations of the B rows, "
@@ -363,6 +371,7 @@ def padded_from_ragged(
             sized_by or "max(row_splits[1:] - row_splits[:-1])",
             width,
         )
+    value = _scalar(value, "value")
     return B.k.padded_from_ragged(values, splits, lengths, maxlen, padding, truncating, value)
 
 
@@ -479,6 +488,7 @@ def unpack_sequences(
     B.require(inverse_of(inverse, order), permutations_error, "the indices must be inverses")
     _check_batch_sizes(B, sizes, rows, n)
     sizes = B.a.int64(sizes)
+    padding_value = _scalar(padding_value, "padding_value")
     return B.k.unpack_sequences(data, sizes, order, inverse, width, padding_value)
 
 
@@ -663,7 +673,7 @@ def last_valid(B: Backend, x: ArrayLike, mask: ArrayLike, *, empty: Scalar = 0) 
     array([2, 0])
     """
     x, shape = _data(B, x, "x", 2)
-    return B.k.last_valid(x, _mask_2d(B, mask, x, shape), empty)
+    return B.k.last_valid(x, _mask_2d(B, mask, x, shape), _scalar(empty, "empty"))
 
 
 @frontend
@@ -676,4 +686,4 @@ def first_valid(B: Backend, x: ArrayLike, mask: ArrayLike, *, empty: Scalar = 0)
     array([1, 0])
     """
     x, shape = _data(B, x, "x", 2)
-    return B.k.first_valid(x, _mask_2d(B, mask, x, shape), empty)
+    return B.k.first_valid(x, _mask_2d(B, mask, x, shape), _scalar(empty, "empty"))
