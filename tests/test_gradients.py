@@ -13,6 +13,7 @@ import importlib
 import numpy as np
 import pytest
 from conftest import FRAMEWORK, require
+from helpers import plant
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -123,4 +124,145 @@ def test_gradient_values_on_valid_positions(backend_name):
     )
     np.testing.assert_allclose(
         gradient(backend_name, b.masked_sum, x, mask, ones, {"axis": 1}), [[1.0, 1.0, 0.0]]
+    )
+
+
+# --- an inf or NaN incoming gradient: still exactly 0 under the mask (issue 12, item 3) -----
+
+#: (B, T, D) above tf_impl's fast-path size (2**16 elements) and with T >= 2 blocks of
+#: torch_impl's fast max/min, so that the pooling fast paths are taken.
+LARGE = (8, 64, 160)
+POOLED = ["masked_sum", "masked_mean", "masked_max", "masked_min", "masked_var", "masked_std"]
+
+
+def pooled_batch(
+    shape: tuple[int, int, int], seed: int = 0, poison: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(B, T, D)`` data with a post-padded ``(B, T)`` mask (a full row, an empty
+    row, rows of 1 and 2 valid steps), NaN/inf planted under the mask if ``poison`` (else
+    finite padding: tf_impl's matmul sum is kept only then)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape).astype(np.float32)
+    lengths = rng.integers(1, shape[1] + 1, shape[0])
+    lengths[:4] = [shape[1], 0, 1, 2][: shape[0]]
+    mask = np.arange(shape[1]) < lengths[:, None]
+    return (plant(x, mask) if poison else x), mask
+
+
+def vjp(backend_name: str, name: str, x, mask, upstream: float, mode: str) -> np.ndarray:
+    """The gradient of ``name(x, mask, axis=1)`` for an incoming gradient of ``upstream``
+    everywhere, in ``mode``: "eager", "graph" (``tf.function`` with every size unknown) or
+    "compile" (``torch.compile``, autograd traced by AOTAutograd)."""
+    kwargs = {"axis": 1} if name not in SCANS else {"axis": -1}
+    if backend_name == "torch_impl":
+        import torch
+
+        fn = getattr(importlib.import_module("torch_impl"), name)
+        if mode == "compile":  # every public function shares one code object: reset
+            torch._dynamo.reset()
+            fn = torch.compile(fn, backend="aot_eager", fullgraph=True, dynamic=False)
+        xt = torch.tensor(x, requires_grad=True)
+        y = fn(xt, torch.from_numpy(mask), **kwargs)
+        (grad,) = torch.autograd.grad(y, xt, torch.full_like(y, upstream))
+        return grad.numpy()
+    import tensorflow as tf
+
+    fn = getattr(importlib.import_module("tf_impl"), name)
+
+    def run(xt, mt):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = fn(xt, mt, **kwargs)
+        return tape.gradient(y, xt, output_gradients=tf.fill(tf.shape(y), upstream))
+
+    if mode == "graph":
+        spec = [
+            tf.TensorSpec([None] * x.ndim, tf.float32),
+            tf.TensorSpec([None] * mask.ndim, tf.bool),
+        ]
+        run = tf.function(run, input_signature=spec)
+    return np.asarray(run(tf.constant(x), tf.constant(mask)))
+
+
+MODES = [("tf_impl", "eager"), ("tf_impl", "graph"), ("torch_impl", "eager")]
+
+
+@pytest.mark.parametrize("poison", [True, False])
+@pytest.mark.parametrize("upstream", [np.inf, np.nan])
+@pytest.mark.parametrize(("backend_name", "mode"), MODES + [("torch_impl", "compile")])
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_gradient_under_the_mask_is_zero_for_an_inf_or_nan_upstream(
+    backend_name, mode, name, upstream, poison
+):
+    require(FRAMEWORK[backend_name])
+    x, mask = pooled_batch((4, 5, 2), poison=poison)
+    grad = vjp(backend_name, name, x, mask, upstream, mode)
+    assert (grad[~mask] == 0).all(), grad[~mask]
+
+
+@pytest.mark.parametrize("upstream", [np.inf, np.nan])
+@pytest.mark.parametrize(("backend_name", "mode"), MODES)
+@pytest.mark.parametrize("name", POOLED)
+def test_fast_path_gradient_under_the_mask_is_zero_for_an_inf_or_nan_upstream(
+    backend_name, mode, name, upstream
+):
+    """Finite padding: the fast paths are kept (NaN there sends tf_impl's sum to ``where``)."""
+    require(FRAMEWORK[backend_name])
+    x, mask = pooled_batch(LARGE, poison=False)
+    grad = vjp(backend_name, name, x, mask, upstream, mode)
+    assert (grad[~mask] == 0).all(), grad[~mask]
+
+
+@pytest.mark.parametrize(("backend_name", "mode"), MODES + [("torch_impl", "compile")])
+@pytest.mark.parametrize("shape", [(1, 4, 1), LARGE])
+def test_sqrt_of_a_zero_masked_sum_has_zero_gradient_under_the_mask(backend_name, mode, shape):
+    """The issue's example: d/dx sqrt(masked_sum(0, mask)) is inf at valid steps (d sqrt at
+    0) and exactly 0 at masked ones (a matmul's gradient gave 0 * inf = NaN there)."""
+    require(FRAMEWORK[backend_name])
+    mask = np.arange(shape[1]) < np.array([2, 1, 0, 64, 5, 7, 3, 9])[: shape[0], None]
+    x = np.zeros(shape, np.float32)
+    if backend_name == "torch_impl":
+        import torch
+
+        fn = importlib.import_module("torch_impl").masked_sum
+        if mode == "compile":  # every public function shares one code object: reset
+            torch._dynamo.reset()
+            fn = torch.compile(fn, backend="aot_eager", fullgraph=True, dynamic=False)
+        xt = torch.tensor(x, requires_grad=True)
+        torch.sqrt(fn(xt, torch.from_numpy(mask), axis=1)).sum().backward()
+        grad = xt.grad.numpy()
+    else:
+        import tensorflow as tf
+
+        fn = importlib.import_module("tf_impl").masked_sum
+
+        def run(xt, mt):
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                y = tf.sqrt(fn(xt, mt, axis=1))
+            return tape.gradient(y, xt)
+
+        if mode == "graph":
+            spec = [tf.TensorSpec([None] * 3, tf.float32), tf.TensorSpec([None] * 2, tf.bool)]
+            run = tf.function(run, input_signature=spec)
+        grad = np.asarray(run(tf.constant(x), tf.constant(mask)))
+    assert (grad[mask] == np.inf).all()
+    assert (grad[~mask] == 0).all(), grad[~mask]
+
+
+# --- ties of max/min split the gradient evenly, whatever is masked (issue 12, item 4) -------
+
+
+@pytest.mark.parametrize(("backend_name", "mode"), MODES)
+@pytest.mark.parametrize("shape", [(4, 5, 2), LARGE])
+@pytest.mark.parametrize("name", ["masked_max", "masked_min"])
+def test_tied_extremes_share_the_gradient_evenly(backend_name, mode, name, shape):
+    require(FRAMEWORK[backend_name])
+    x, mask = pooled_batch(shape)  # row 3: two valid steps
+    x[3, :2, 0] = 9.0 if name == "masked_max" else -9.0
+    grad = vjp(backend_name, name, x, mask, 1.0, mode)
+    np.testing.assert_array_equal(grad[3, :2, 0], [0.5, 0.5])
+    assert (grad[~mask] == 0).all()
+    np.testing.assert_allclose(
+        grad.sum(axis=1), np.broadcast_to(mask.any(1)[:, None], (shape[0], shape[2]))
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import to_numpy
+from helpers import agree, assert_same
 
 import reference as ref
+from maskref.api.exports import SHARED
 
 T, F = True, False
 NAN, INF = np.nan, np.inf
@@ -193,3 +195,93 @@ def test_reference_matches_numpy_ma():
     np.testing.assert_allclose(
         ref.masked_var(x, m, axis=0, ddof=1), ma.var(axis=0, ddof=1).filled(np.nan)
     )
+
+
+# --- bad arguments: the same error, naming the argument, in every backend (issue 12) --------
+
+SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")
+NAMES = SHARED["reductions"]
+REDUCING = [n for n in NAMES if n not in SCANS]
+
+
+def refused(backend, name: str, error: type[Exception], argument: str, **kwargs) -> None:
+    """``backend.name(X, M, **kwargs)`` raises ``error`` naming ``argument``, with the
+    reference's message."""
+    kwargs = {"x": X, "mask": M, **kwargs}
+    with pytest.raises(error, match=rf"\b{argument}\b"):
+        getattr(backend, name)(**kwargs)
+    agree(backend, name, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["masked_var", "masked_std"])
+@pytest.mark.parametrize("ddof", [1.5, np.float64(1.0), True, np.True_, "a", None, [1]])
+def test_ddof_must_be_an_int(backend, name, ddof):
+    """A fractional ddof was accepted and clamped (``ddof=1.5`` gave 2.0 where NumPy gives
+    4.0): ddof counts degrees of freedom, so only ints are taken; a bool was a
+    RuntimeError in torch_impl and a string named ``ddof`` only in tf_impl."""
+    refused(backend, name, TypeError, "ddof", ddof=ddof)
+
+
+@pytest.mark.parametrize("name", ["masked_var", "masked_std"])
+def test_ddof_values(backend, native, name):
+    refused(backend, name, ValueError, "ddof", ddof=-1)
+    x, m = np.array([1.0, 3.0, 8.0]), np.array([T, T, F])
+    for ddof, expected in [(np.int64(1), 2.0), (1, 2.0), (2, NAN), (5, NAN)]:
+        got = to_numpy(getattr(backend, name)(native(x), native(m), ddof=ddof))
+        want = expected if name == "masked_var" else np.sqrt(expected)
+        np.testing.assert_allclose(got, want)
+
+
+@pytest.mark.parametrize("name", REDUCING)
+@pytest.mark.parametrize("keepdims", [1, 0, "yes", None, 1.0])
+def test_keepdims_must_be_a_bool(backend, name, keepdims):
+    refused(backend, name, TypeError, "keepdims", axis=1, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("name", REDUCING)
+def test_keepdims_takes_numpy_bools(backend, native, name):
+    for flag in (np.True_, np.False_):
+        got = getattr(backend, name)(native(X), native(M), axis=1, keepdims=flag)
+        expected = getattr(ref, name)(X, M, axis=1, keepdims=bool(flag))
+        assert_same(got, expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("x", [None, "abc", [["a", "b"]], np.array([1 + 2j])])
+def test_x_must_hold_numbers(backend, name, x):
+    refused(backend, name, TypeError, "x", x=x, mask=np.ones(np.shape(x)[:1], bool))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_mask_must_not_be_none(backend, name):
+    """tf_impl and torch_impl said that only the reference supports a None mask."""
+    refused(backend, name, TypeError, "mask", mask=None)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("axis", [True, 1.0, "1", np.float64(0)])
+def test_axis_must_be_an_int(backend, name, axis):
+    refused(backend, name, TypeError, "axis", axis=axis)
+
+
+@pytest.mark.parametrize("name", [n for n in REDUCING if n not in ("masked_max", "masked_min")])
+@pytest.mark.parametrize("empty", [None, "abc", [1, 2], np.zeros(2)])
+def test_empty_must_be_one_number(backend, name, empty):
+    refused(backend, name, TypeError, "empty", axis=1, empty=empty)
+
+
+@pytest.mark.parametrize("name", ["masked_max", "masked_min", "masked_cumsum"])
+@pytest.mark.parametrize("empty", ["abc", [1, 2]])
+def test_empty_of_max_min_and_cumsum_must_be_one_number(backend, name, empty):
+    refused(backend, name, TypeError, "empty", empty=empty)
+
+
+def test_empty_is_cast_without_loss(backend, native):
+    ints = np.array([[1, 2], [3, 4]], np.int32)
+    for name in ("masked_sum", "masked_max", "masked_cumsum", "masked_argmax", "masked_count"):
+        kwargs = {"x": ints, "mask": M[:2, :2], "empty": 0.5}
+        with pytest.raises(ValueError, match=r"\bempty\b"):
+            getattr(backend, name)(**kwargs)
+        agree(backend, name, **kwargs)
+    got = backend.masked_sum(native(ints), native(M[:2, :2]), axis=1, empty=np.float32(7.0))
+    assert to_numpy(got).tolist() == [3, 3]

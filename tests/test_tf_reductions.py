@@ -18,19 +18,15 @@ else:
     tf = pytest.importorskip("tensorflow")
 
 import keras
+from helpers import assert_same, plant
 
 import reference as R
 import tf_impl as T
+from maskref.api.exports import SHARED
 
 NAN, INF = np.nan, np.inf
 EXTREMES = ["masked_max", "masked_min", "masked_argmax", "masked_argmin"]
 POOLED = ["masked_sum", "masked_mean", "masked_max", "masked_min"]
-
-
-def same(got: tf.Tensor, expected: np.ndarray, rtol: float = 1e-5, atol: float = 1e-5) -> None:
-    got = got.numpy()
-    assert got.dtype == expected.dtype and got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
 
 
 def big_batch(padding: float, dtype: str = "float32", seed: int = 0):
@@ -83,12 +79,12 @@ def test_fast_paths_agree_with_the_reference(name: str, padding: float) -> None:
     jit = tf.function(lambda a, b: fn(a, b, axis=1), jit_compile=True)
     for keepdims in (False, True):
         expected = getattr(R, name)(x, mask, axis=1, keepdims=keepdims)
-        same(fn(tf.constant(x), tf.constant(mask), axis=1, keepdims=keepdims), expected)
-    same(jit(x, mask), getattr(R, name)(x, mask, axis=1))
+        assert_same(fn(tf.constant(x), tf.constant(mask), axis=1, keepdims=keepdims), expected)
+    assert_same(jit(x, mask), getattr(R, name)(x, mask, axis=1))
     x[0, 0, 0], x[1, 0, 1], x[2, 0] = 0.0, 0.0, 0.0  # now all finite: the fast path's result
-    same(fn(tf.constant(x), tf.constant(mask), axis=1), getattr(R, name)(x, mask, axis=1))
+    assert_same(fn(tf.constant(x), tf.constant(mask), axis=1), getattr(R, name)(x, mask, axis=1))
     x64 = x.astype(np.float64)
-    same(
+    assert_same(
         fn(tf.constant(x64), tf.constant(mask), axis=1),
         getattr(R, name)(x64, mask, axis=1),
         rtol=1e-10,
@@ -101,7 +97,9 @@ def test_fast_paths_with_no_valid_step_at_all() -> None:
     mask[:] = False
     for name in POOLED:
         expected = getattr(R, name)(x, mask, axis=1, empty=-7.0)
-        same(getattr(T, name)(tf.constant(x), tf.constant(mask), axis=1, empty=-7.0), expected)
+        assert_same(
+            getattr(T, name)(tf.constant(x), tf.constant(mask), axis=1, empty=-7.0), expected
+        )
 
 
 @pytest.mark.parametrize("padding", [0.0, NAN, 1e30])
@@ -141,7 +139,7 @@ def test_no_retracing_when_only_the_mask_changes(name: str) -> None:
     rng = np.random.default_rng(1)
     for _ in range(3):
         mask = np.arange(64) < rng.integers(0, 65, 8)[:, None]
-        same(pooled(tf.constant(x), tf.constant(mask)), getattr(R, name)(x, mask, axis=1))
+        assert_same(pooled(tf.constant(x), tf.constant(mask)), getattr(R, name)(x, mask, axis=1))
     assert len(traces) == 1
 
 
@@ -181,6 +179,20 @@ def test_every_function_compiles_with_xla() -> None:
         )
 
 
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("name", SHARED["reductions"])
+def test_every_function_with_unknown_sizes_and_poisoned_padding(name: str, jit: bool) -> None:
+    """NaN, inf and -inf under the mask, every size unknown while tracing: the reference's
+    result (the (B, T) paths included: a NaN under the mask sends the sum to ``where``)."""
+    x, mask = big_batch(0.0)
+    x, mask = plant(x[2:6, :7, :3], mask[2:6, :7]), mask[2:6, :7]
+    spec = [tf.TensorSpec([None] * 3, tf.float32), tf.TensorSpec([None] * 2, tf.bool)]
+    fn = tf.function(
+        lambda a, b: getattr(T, name)(a, b, axis=1), input_signature=spec, jit_compile=jit
+    )
+    assert_same(fn(x, mask), getattr(R, name)(x, mask, axis=1))
+
+
 # --- dtypes --------------------------------------------------------------------------
 
 
@@ -213,9 +225,9 @@ def test_bfloat16_is_computed_in_float32() -> None:
 def test_float16_rounds_once_and_integers_widen() -> None:
     x = np.full((1, 3000), 0.1, np.float16)  # float16 accumulation would stall at 256
     mask = np.ones((1, 3000), bool)
-    same(T.masked_sum(x, mask, axis=1), R.masked_sum(x, mask, axis=1), rtol=0, atol=0)
+    assert_same(T.masked_sum(x, mask, axis=1), R.masked_sum(x, mask, axis=1), rtol=0, atol=0)
     ints = np.array([[2**40, 2**40, 7]], np.int64)
-    same(
+    assert_same(
         T.masked_sum(ints, np.array([[True, True, False]]), axis=1),
         np.array([2**41], np.int64),
         rtol=0,

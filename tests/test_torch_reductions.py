@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import require
+from helpers import assert_same
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,8 +24,7 @@ import torch  # noqa: E402
 import reference as ref  # noqa: E402
 import torch_impl as ti  # noqa: E402
 from maskref.api.exports import SHARED  # noqa: E402
-from maskref.conformance.core import Case, describe, differences  # noqa: E402
-from maskref.conformance.operations import FLOAT_TOLERANCES, reduction_elements  # noqa: E402
+from maskref.conformance.operations import reduction_elements  # noqa: E402
 from reference import strategies as rs  # noqa: E402
 from torch_impl import _fast_reductions as fr  # noqa: E402
 
@@ -55,13 +55,6 @@ def pooled_case(steps: int = 40, seed: int = 0, poison: float = NAN):
     return x, mask
 
 
-def assert_matches(got: torch.Tensor, expected: np.ndarray, rtol: float = 1e-6) -> None:
-    out = got.detach().cpu()
-    out = out.float() if out.dtype == torch.bfloat16 else out
-    assert out.shape == expected.shape
-    np.testing.assert_allclose(out.numpy(), expected, rtol=rtol, atol=rtol)
-
-
 # --- pooling modules -----------------------------------------------------------------------
 
 
@@ -71,7 +64,7 @@ def test_pooling_matches_the_reference_with_a_fully_masked_row(name, reduce, ste
     x, mask = pooled_case(steps)
     out = getattr(ti, name)()(torch.from_numpy(x), torch.from_numpy(mask))
     expected = getattr(ref, reduce)(x, mask, axis=1)
-    assert_matches(out, expected)
+    assert_same(out, expected, rtol=1e-6, atol=1e-6)
     row = out[1]
     assert (torch.isnan(row) if reduce == "masked_mean" else row == -INF).all()
 
@@ -83,7 +76,9 @@ def test_pooling_arguments(name, reduce):
     out = getattr(ti, name)(keepdims=True, empty=0.0)(xt, mt)
     assert out.shape == (4, 1, 3)
     assert (out[1] == 0).all()
-    assert_matches(out, getattr(ref, reduce)(x, mask, axis=1, keepdims=True, empty=0.0))
+    assert_same(
+        out, getattr(ref, reduce)(x, mask, axis=1, keepdims=True, empty=0.0), rtol=1e-6, atol=1e-6
+    )
     clean = torch.randn(2, 5, 3)
     plain = clean.mean(1) if reduce == "masked_mean" else clean.amax(1)
     torch.testing.assert_close(getattr(ti, name)()(clean), plain)
@@ -140,7 +135,7 @@ def test_fast_paths_agree_with_the_reference(layout, dtype):
             with np.errstate(all="ignore"):
                 expected = getattr(ref, name)(x, mask, axis=2, keepdims=keepdims)
             assert got.dtype == torch.from_numpy(expected).dtype
-            assert_matches(got, expected, rtol=1e-5)
+            assert_same(got, expected)
 
 
 @st.composite
@@ -156,9 +151,6 @@ def pooling_shaped(draw):
     return x, mask
 
 
-FAST_CASE = Case("fast", "torch_impl", None, None, None, tolerances=FLOAT_TOLERANCES)
-
-
 @given(pooling_shaped(), st.booleans())
 def test_fast_path_shapes_agree_with_the_reference(case, keepdims):
     x, mask = case
@@ -168,8 +160,7 @@ def test_fast_path_shapes_agree_with_the_reference(case, keepdims):
         got = getattr(ti, name)(
             torch.from_numpy(x), torch.from_numpy(mask), axis=1, keepdims=keepdims
         )
-        why = differences(FAST_CASE, expected, got.numpy())
-        assert why is None, f"{name}: {why}\n{describe(x)}\n{describe(mask)}"
+        assert_same(got, expected)
 
 
 @given(pooling_shaped())
@@ -199,7 +190,12 @@ def test_fast_paths_are_taken_and_valid_nan_still_propagates(monkeypatch):
     x, mask = pooled_case(40)  # NaN under the mask: never read by either path
     xt, mt = torch.from_numpy(x), torch.from_numpy(mask)
     for name in ("masked_sum", "masked_mean", "masked_max", "masked_min", "masked_var"):
-        assert_matches(getattr(ti, name)(xt, mt, axis=1), getattr(ref, name)(x, mask, axis=1))
+        assert_same(
+            getattr(ti, name)(xt, mt, axis=1),
+            getattr(ref, name)(x, mask, axis=1),
+            rtol=1e-6,
+            atol=1e-6,
+        )
     assert taken == ["_ValidRowSum"] * 2 + ["_BlockExtreme"] * 2 + ["_ValidRowSum"]
     x[0, 3, 1] = NAN  # a valid NaN propagates
     for name in ("masked_sum", "masked_max", "masked_min"):
