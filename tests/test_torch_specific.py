@@ -12,6 +12,7 @@ from conftest import require
 
 require("torch")
 
+import helpers  # noqa: E402
 import torch  # noqa: E402
 
 import reference as ref  # noqa: E402
@@ -88,10 +89,25 @@ def test_lists_arrays_and_mixed_inputs_go_through_the_reference():
     assert_same(ti.pad_sequences(mixed), ref.pad_sequences([[1, 2], [3], [4, 5, 6]]))
 
 
-def test_mixed_tensor_dtypes_promote_as_numpy_does():
-    seqs = [torch.tensor([2**40 + 1]), torch.tensor([], dtype=torch.float32)]
+@pytest.mark.parametrize(
+    ("seqs", "dtype"),
+    [
+        ([torch.tensor([2**53 + 1]), torch.tensor([1.0], dtype=torch.float32)], "int64"),
+        ([torch.tensor([2**53 + 1]), torch.tensor([2**63 + 1], dtype=torch.uint64)], "uint64"),
+        ([torch.tensor([2**62 + 1]), torch.tensor([1.5], dtype=torch.float64)], "int64"),
+        ([torch.tensor([2**40 + 1]), torch.tensor([], dtype=torch.float32)], "int64"),
+    ],
+)
+def test_mixed_tensor_dtypes_are_each_cast_never_promoted(seqs, dtype):
+    """Each tensor is cast to ``dtype`` on its own, as the reference does: int64 with float32
+    used to pass through float64 first (2**53 + 1 became 2**53)."""
     arrays = [s.numpy() for s in seqs]
-    assert_same(ti.pad_sequences(seqs, dtype="int64"), ref.pad_sequences(arrays, dtype="int64"))
+    helpers.agree("torch_impl", "pad_sequences", seqs, dtype=dtype)
+    try:
+        expected = ref.pad_sequences(arrays, dtype=dtype)
+    except ValueError:
+        return
+    assert ti.pad_sequences(seqs, dtype=dtype).tolist() == expected.tolist()
 
 
 def test_inner_shapes_and_steps():
@@ -200,6 +216,28 @@ def test_pad_sequences_gradient_reaches_the_sequences():
     out = ti.pad_sequences(seqs, dtype=torch.float32, maxlen=1, value=0.0)
     out.sum().backward()
     assert seqs[0].grad.tolist() == [0.0, 1.0] and seqs[1].grad.tolist() == [1.0]
+
+
+@pytest.mark.parametrize(("padding", "truncating"), SIDES)
+@pytest.mark.parametrize("maxlen", [None, 300, 1500])
+def test_few_long_tensors_are_copied_row_by_row_without_a_concatenated_copy(
+    monkeypatch, padding, truncating, maxlen
+):
+    """The pad_sequence way (rows copied into the output): no torch.cat of the whole batch,
+    so no more memory than the inputs plus the output."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(-9, 9, n) for n in (1000, 0, 700, 1200)]
+    seqs = [torch.from_numpy(a) for a in arrays]
+    kw = dict(maxlen=maxlen, padding=padding, truncating=truncating, value=-1)
+    expected = ref.pad_sequences(arrays, dtype="int32", **kw)
+
+    def no_cat(*args, **kwargs):
+        raise AssertionError("torch.cat copied the whole batch")
+
+    monkeypatch.setattr(torch, "cat", no_cat)
+    assert_same(ti.pad_sequences(seqs, **kw), expected)
+    with pytest.raises(ValueError, match="cannot be cast to int8"):
+        ti.pad_sequences(seqs + [torch.tensor([300] * 600)], dtype="int8")
 
 
 # --- masks ---------------------------------------------------------------------------------

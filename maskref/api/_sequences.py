@@ -256,11 +256,14 @@ def convert(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndar
         return cast_array(arr, dtype, "sequences")  # float rounding is the rule's
     with np.errstate(invalid="ignore"):
         big = np.abs(arr) >= FLOAT64_EXACT  # inf too, NaN never
-    if not big.any():
-        return cast_array(arr, dtype, "sequences")
-    if arr.ndim != 1:
-        return exact(items, dtype, where)
-    return _patched(items, arr, np.flatnonzero(big), dtype)
+    try:
+        if not big.any():
+            return cast_array(arr, dtype, "sequences")
+        if arr.ndim == 1:
+            return _patched(items, arr, np.flatnonzero(big), dtype)
+    except ValueError:
+        pass  # the rule, element by element, names the first culprit as it was written
+    return exact(items, dtype, where)
 
 
 def numbers(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndarray:
@@ -271,36 +274,16 @@ def numbers(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndar
 
 def _patched(items: list, arr: np.ndarray, big: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``arr`` (floats read from ``items``) cast to an integer ``dtype``, the integers at
-    ``big`` read exactly from ``items``; the first error in order is raised."""
+    ``big`` (which float64 may have rounded) read exactly from ``items``."""
     exact_ints = {k: items[k] for k in big.tolist() if _kind_of(items[k], False) == "i"}
     source = arr
     if exact_ints:
         source = arr.copy()
         source[list(exact_ints)] = 0
-    try:
-        out = cast_array(source, dtype, "sequences")
-    except ValueError as err:
-        first = _first_bad(source, dtype)
-        for k, value in exact_ints.items():  # an earlier bad integer is the first error
-            if k < first:
-                _exact_integer(value, "i", dtype)
-        raise err from None
+    out = cast_array(source, dtype, "sequences")
     for k, value in exact_ints.items():
         out[k] = _exact_integer(value, "i", dtype)
     return out
-
-
-def _first_bad(arr: np.ndarray, dtype: np.dtype) -> int:
-    """Where the first float of ``arr`` that ``dtype`` cannot hold stands."""
-    with np.errstate(invalid="ignore"):
-        if dtype.kind == "b":
-            bad = (arr != 0) & (arr != 1)
-        else:
-            info = np.iinfo(dtype)
-            bad = ~np.isfinite(arr) | (np.trunc(arr) != arr)
-            bad |= (arr < float(info.min)) | (arr >= float(info.max) + 1.0)
-    hits = np.flatnonzero(bad)
-    return int(hits[0]) if hits.size else arr.size
 
 
 # --- batches -------------------------------------------------------------------------------
