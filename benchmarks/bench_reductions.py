@@ -6,9 +6,9 @@ mean / max against the framework's unmasked reduction of the same tensor
 (the ratio is the price of the mask), timed in alternation so that both see
 the same machine load; best of ``--repeat`` runs. Also: torch_impl against
 ``torch.masked.mean``, the paths the fast ones fall back to (NaN under the
-mask, scattered holes), forward + backward, TensorFlow eagerly and under
-``tf.function(jit_compile=True)`` with a count of retraces when only the
-lengths change, and the reference against unmasked NumPy.
+mask, scattered holes), forward + backward (torch and TensorFlow eagerly),
+TensorFlow under ``tf.function(jit_compile=True)`` with a count of retraces
+when only the lengths change, and the reference against unmasked NumPy.
 
 Targets: torch_impl masked sum/mean/max within ~1.5x the unmasked reduction
 and at least 5x faster than ``torch.masked.mean``; the reference within 3x
@@ -186,6 +186,26 @@ def bench_tf(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator, repeat: 
             repeat,
         )
         pair(f"tf_impl.masked_{name}", t["masked"], f"tf.reduce_{name}", t["plain"])
+
+    print("  forward + backward (GradientTape):")
+    xv = tf.Variable(x)
+    for name in ("mean", "max"):
+
+        def fwd_bwd(reduce) -> None:
+            with tf.GradientTape() as tape:
+                y = reduce(xv)
+            tape.gradient(y, xv).numpy()
+
+        t = side_by_side(
+            {
+                "masked": lambda n=name: fwd_bwd(
+                    lambda a, n=n: getattr(tf_impl, f"masked_{n}")(a, mf, axis=1)
+                ),
+                "plain": lambda n=name: fwd_bwd(lambda a, n=n: plain[n](a, axis=1)),
+            },
+            max(3, repeat // 2),
+        )
+        pair(f"masked_{name} fwd+bwd", t["masked"], f"tf.reduce_{name} fwd+bwd", t["plain"])
 
     print("tensorflow, tf.function(jit_compile=True)")
     traces: dict[str, int] = dict.fromkeys(NAMES, 0)
