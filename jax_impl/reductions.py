@@ -98,7 +98,8 @@ def masked_std(x: Any, mask: Any, axes: Axes, keepdims: bool, ddof: float, empty
 def _extreme(x: Any, mask: Any, axes: Axes, keepdims: bool, empty: object, largest: bool) -> Any:
     fill = identity_of_max(x.dtype.name, largest)
     xs = jnp.where(_b(x, mask), x, jnp.asarray(fill, x.dtype))
-    result = (jnp.max if largest else jnp.min)(xs, axis=axes, keepdims=keepdims)
+    reduce = jnp.max if largest else jnp.min  # initial: an empty slice has no max
+    result = reduce(xs, axis=axes, keepdims=keepdims, initial=jnp.asarray(fill, x.dtype))
     return _finish(result, _count(x, mask, axes, keepdims) > 0, empty, np.dtype(x.dtype))
 
 
@@ -145,7 +146,10 @@ def _arg(x: Any, mask: Any, axis: int | None, keepdims: bool, empty: object, lar
     index_dtype = _dt("int64")
     fill = identity_of_max(x.dtype.name, largest)
     best = (jnp.max if largest else jnp.min)(
-        jnp.where(m, x, jnp.asarray(fill, x.dtype)), axis=ax, keepdims=True
+        jnp.where(m, x, jnp.asarray(fill, x.dtype)),
+        axis=ax,
+        keepdims=True,
+        initial=jnp.asarray(fill, x.dtype),
     )
     same = x == best
     if jnp.issubdtype(x.dtype, jnp.floating):

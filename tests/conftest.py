@@ -29,8 +29,8 @@ settings.load_profile(
 ON_CI = bool(os.environ.get("CI"))
 #: CI's NumPy-only leg: frameworks are absent there by design, so their tests skip.
 NUMPY_ONLY = bool(os.environ.get("MASKREF_NUMPY_ONLY"))
-FRAMEWORK = {"tf_impl": "tensorflow", "torch_impl": "torch"}
-BACKENDS = ["reference", "tf_impl", "torch_impl"]
+FRAMEWORK = {"tf_impl": "tensorflow", "torch_impl": "torch", "jax_impl": "jax"}
+BACKENDS = ["reference", "tf_impl", "torch_impl", "jax_impl"]
 
 
 def require(module: str) -> None:

@@ -40,6 +40,19 @@ def gradients(backend: str, batch: dict, weights: np.random.Generator) -> dict[s
         return {
             n: np.zeros_like(batch[n]) if g is None else g.numpy() for n, g in zip(NAMES, grads)
         }
+    if backend == "jax_impl":
+        import jax
+        import jax.numpy as jnp
+
+        import jax_impl
+
+        def loss(leaves: dict) -> object:
+            out = jax_impl.scaled_dot_product_attention(**leaves, mask=batch["mask"], **args)
+            return jnp.sum(out * w)
+
+        with jax.enable_x64(True):  # float64 batches stay float64
+            grads = jax.grad(loss)({n: jnp.asarray(batch[n]) for n in NAMES})
+            return {n: np.asarray(g) for n, g in grads.items()}
     import tensorflow as tf
 
     import tf_impl

@@ -23,7 +23,7 @@ from reference import strategies as rs
 
 from .core import Case, Inputs
 
-BACKENDS = {"tf_impl": ("tensorflow",), "torch_impl": ("torch",)}
+BACKENDS = {"tf_impl": ("tensorflow",), "torch_impl": ("torch",), "jax_impl": ("jax",)}
 
 
 def rarely(strategy: st.SearchStrategy, other: st.SearchStrategy) -> st.SearchStrategy:
