@@ -10,7 +10,10 @@ input in ten is invalid (a mask of the wrong shape or dtype, weights of the
 wrong shape, an int for a flag, a Keras ``reset_after=False`` GRU bias given to
 the converters), so the error classes are compared too. ``rnn`` runs two
 custom steps written with the backend's own ``tanh``: one state whose output
-is the state, and two states whose output is neither.
+is the state, and two states whose output is neither. ``torch_impl`` runs with
+oneDNN off (PyTorch's native LSTM kernel: oneDNN's builds a primitive for every
+new shape, about 50 ms each here; the results are the same, and
+``tests/test_recurrence.py`` runs the default).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from hypothesis import strategies as st
 from maskref.api.recurrence import GATES, STATES
 from reference import strategies as rs
 
-from .core import Case, Inputs
+from .core import Case, Inputs, to_numpy
 from .operations import BACKENDS, FLOAT_TOLERANCES, rarely, tensors_to_native
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -153,6 +156,10 @@ def _tanh(array: Any) -> Any:
         import torch
 
         return torch.tanh(array)
+    if module.startswith(("jax", "jaxlib")):
+        import jax.numpy as jnp
+
+        return jnp.tanh(array)
     if module.startswith("tensorflow"):
         import tensorflow as tf
 
@@ -233,21 +240,40 @@ WEIGHTS = ("forward_weights", "backward_weights")
 
 def _call(backend: str, name: str):
     def call(inputs: Inputs) -> Any:
-        module = importlib.import_module(backend)
-        args = dict(inputs)
-        if backend != "reference":
-            for key, value in args.items():
-                if key in TENSORS + WEIGHTS + CONVERTER_ARGS:
-                    args[key] = tensors_to_native(backend, value)
-        if name == "rnn":
-            step = make_step(args.pop("step"), args.pop("w"), args.pop("u"))
-            return module.rnn(step, **args)
-        if name == "bidirectional":
-            layer = getattr(module, args.pop("layer"))
-            return module.bidirectional(layer, **args)
-        return getattr(module, name)(**args)
+        if backend == "torch_impl":
+            import torch
+
+            with torch.backends.mkldnn.flags(enabled=False):  # see the module docstring
+                return _native(backend, name, inputs)
+        if backend == "jax_impl":
+            import jax
+
+            with jax.enable_x64(True):  # dtypes compare exactly (as operations.py runs JAX)
+                return to_numpy(_native(backend, name, inputs))
+        return _native(backend, name, inputs)
 
     return call
+
+
+def _native(backend: str, name: str, inputs: Inputs) -> Any:
+    """``name`` of ``backend`` on the inputs, every array as the backend's own tensor."""
+    module = importlib.import_module(backend)
+    args = dict(inputs)
+    if backend != "reference":
+        for key, value in args.items():
+            if key in TENSORS + WEIGHTS + CONVERTER_ARGS:
+                args[key] = tensors_to_native(backend, value)
+    return _dispatch(module, name, args)
+
+
+def _dispatch(module: Any, name: str, args: dict) -> Any:
+    if name == "rnn":
+        step = make_step(args.pop("step"), args.pop("w"), args.pop("u"))
+        return module.rnn(step, **args)
+    if name == "bidirectional":
+        layer = getattr(module, args.pop("layer"))
+        return module.bidirectional(layer, **args)
+    return getattr(module, name)(**args)
 
 
 CONVERTER_ARGS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
