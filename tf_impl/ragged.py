@@ -285,9 +285,17 @@ def unpad(x: tf.Tensor, mask: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tenso
 
 
 def are_distinct(indices: tf.Tensor, size: object) -> tf.Tensor:
-    """No index repeats: the sorted indices increase strictly."""
-    ordered = tf.sort(indices)
-    return tf.reduce_all(ordered[1:] > ordered[:-1])
+    """No index repeats: one comparison when ``indices`` increase strictly (as ``unpad`` makes
+    them), else the sorted indices must increase strictly."""
+    increasing = tf.reduce_all(indices[1:] > indices[:-1])
+
+    def sorted_increasing() -> tf.Tensor:
+        ordered = tf.sort(indices)
+        return tf.reduce_all(ordered[1:] > ordered[:-1])
+
+    if eager():
+        return increasing if bool(increasing) else sorted_increasing()
+    return tf.cond(increasing, lambda: increasing, sorted_increasing)
 
 
 def repad(
