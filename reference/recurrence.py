@@ -257,7 +257,7 @@ def _to_keras(
         return kernel, recurrent_kernel, None
     if order is not None:
         return kernel, recurrent_kernel, np.stack([bias_ih[order], bias_hh[order]])
-    return kernel, recurrent_kernel, bias_ih + bias_hh
+    return kernel, recurrent_kernel, np.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
 def lstm_weights_keras_to_torch(kernel: Arr, recurrent_kernel: Arr, bias: Arr | None) -> tuple:

@@ -337,7 +337,7 @@ def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None):  # type: igno
             recurrent_kernel,
             tf.stack([tf.gather(bias_ih, order), tf.gather(bias_hh, order)]),
         )
-    return kernel, recurrent_kernel, bias_ih + bias_hh
+    return kernel, recurrent_kernel, tf.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
 def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]

@@ -370,7 +370,7 @@ def _to_keras(
         return kernel, recurrent_kernel, None
     if gru:
         return kernel, recurrent_kernel, torch.stack([bias_ih[order], bias_hh[order]])
-    return kernel, recurrent_kernel, bias_ih + bias_hh
+    return kernel, recurrent_kernel, torch.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
 def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
@@ -460,7 +460,10 @@ class _MaskedRecurrent(MaskedModule):
             getattr(self, f"{name}{suffix}")
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         ]
-        return getattr(_public, f"{self.recurrent_kind}_weights_torch_to_keras")(*params)
+        if self.recurrent_kind == "gru":
+            return _public.gru_weights_torch_to_keras(*params)
+        w_ih, w_hh, b_ih, b_hh = params  # the plain sum: both biases get their gradient
+        return w_ih.T, w_hh.T, None if b_ih is None else b_ih + b_hh
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, initial_state: States | None = None

@@ -96,10 +96,11 @@ def check_step_result(
     wrapped in a list, as Keras does); ``TypeError``/``ValueError`` naming ``step`` when it
     is not that. Shared by every backend's loop, so the errors are the same everywhere."""
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise TypeError(
-            f"step must return (output, new_states), got {type(result).__name__}"
-            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
-        )
+        if isinstance(result, (tuple, list)):
+            what = f"a {type(result).__name__} of length {len(result)}"
+        else:  # named alike in every backend: no tensor class in the message
+            what = "an array" if hasattr(result, "shape") else type(result).__name__
+        raise TypeError(f"step must return (output, new_states), got {what}")
     output, new_states = result
     if output is None:
         raise TypeError("step must return (output, new_states); its output is None")
@@ -695,7 +696,9 @@ _TO_TORCH_RULE = """
 _TO_KERAS_RULE = """
     Rule: ``kernel = weight_ih.T``, ``recurrent_kernel = weight_hh.T``, ``bias =
     bias_ih + bias_hh`` (PyTorch adds its two biases; only their sum is
-    recoverable), None when both biases are None.
+    recoverable), taken as ``bias_ih`` itself where ``bias_hh`` is 0, so that a
+    round trip keeps every bit even where a framework flushes subnormal sums to
+    zero (TensorFlow, XLA); None when both biases are None.
 """
 
 
