@@ -102,10 +102,11 @@ def _integers(B: Backend, value: object, name: str, like: object = None, rank: i
         check_lengths_dtype(str(value.dtype), value.shape, name, rank)
         if value.dtype.kind == "f":  # `[]`, empty
             value = value.astype(np.int64)
+        return B.a.asarray(value, name, like)
     arr = B.a.asarray(value, name, like)
-    shape = B.a.shape_of(arr)
-    check_lengths_dtype(B.a.dtype_name(arr), shape, name, rank)
-    if B.a.dtype_name(arr) == "float64":  # an empty float64 tensor: no integers to read
+    shape, dtype = B.a.shape_of(arr), B.a.dtype_name(arr)
+    check_lengths_dtype(dtype, shape, name, rank)
+    if dtype == "float64":  # an empty float64 tensor: no integers to read
         arr = B.a.asarray(np.zeros(shape, np.int64), name, like if like is not None else arr)
     return arr
 
