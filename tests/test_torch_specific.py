@@ -240,6 +240,20 @@ def test_few_long_tensors_are_copied_row_by_row_without_a_concatenated_copy(
         ti.pad_sequences(seqs + [torch.tensor([300] * 600)], dtype="int8")
 
 
+@pytest.mark.parametrize(("padding", "truncating"), SIDES)
+@pytest.mark.parametrize("maxlen", [None, 0, 2, 5, 7])
+@pytest.mark.parametrize("value", [-1, 2**60 + 1])
+def test_tensors_of_the_result_dtype_match_the_reference(padding, truncating, maxlen, value):
+    """Rows already of the result's dtype go to pad_sequence itself when the float
+    padding_value holds the fill exactly (2**60 + 1 does not: the general path)."""
+    kw = dict(maxlen=maxlen, padding=padding, truncating=truncating, value=value)
+    expected = ref.pad_sequences(SEQS, dtype="int64", **kw)
+    assert_same(ti.pad_sequences(tensors(), dtype=torch.int64, **kw), expected)
+    vectors = [torch.arange(2 * n, dtype=torch.float32).reshape(n, 2) for n in (3, 1, 4)]
+    expected = ref.pad_sequences([v.numpy() for v in vectors], dtype="float32", **kw)
+    assert_same(ti.pad_sequences(vectors, dtype=torch.float32, **kw), expected)
+
+
 # --- masks ---------------------------------------------------------------------------------
 
 

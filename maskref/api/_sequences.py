@@ -105,10 +105,16 @@ def _is_row(row: object) -> bool:
 def rows_of(sequences: Iterable) -> list:
     """``sequences`` as a list of rows, each checked to be a sequence (``TypeError``)."""
     rows = list(sequences)
-    if not set(map(type, rows)) <= {list, tuple}:
-        for i, row in enumerate(rows):
-            if not _is_row(row):
-                raise row_error(i, row)
+    types = set(map(type, rows))
+    if types <= {list, tuple}:
+        return rows
+    if types <= {list, tuple, np.ndarray} and all(
+        type(r) is not np.ndarray or r.ndim for r in rows
+    ):
+        return rows
+    for i, row in enumerate(rows):
+        if not _is_row(row):
+            raise row_error(i, row)
     return rows
 
 
@@ -256,14 +262,14 @@ def convert(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndar
         return cast_array(arr, dtype, "sequences")  # float rounding is the rule's
     with np.errstate(invalid="ignore"):
         big = np.abs(arr) >= FLOAT64_EXACT  # inf too, NaN never
-    try:
-        if not big.any():
-            return cast_array(arr, dtype, "sequences")
-        if arr.ndim == 1:
-            return _patched(items, arr, np.flatnonzero(big), dtype)
-    except ValueError:
-        pass  # the rule, element by element, names the first culprit as it was written
-    return exact(items, dtype, where)
+    if arr.ndim != 1:  # steps that are vectors: the rule names any culprit
+        try:
+            if not big.any():
+                return cast_array(arr, dtype, "sequences")
+        except ValueError:
+            pass
+        return exact(items, dtype, where)
+    return _integers_from_floats(items, arr, np.flatnonzero(big), dtype, where)
 
 
 def numbers(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndarray:
@@ -272,18 +278,45 @@ def numbers(items: list, dtype: np.dtype, where: Namer | None = None) -> np.ndar
     return exact(items, dtype, where) if out is None else out
 
 
-def _patched(items: list, arr: np.ndarray, big: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``arr`` (floats read from ``items``) cast to an integer ``dtype``, the integers at
-    ``big`` (which float64 may have rounded) read exactly from ``items``."""
+def _integers_from_floats(
+    items: list, arr: np.ndarray, big: np.ndarray, dtype: np.dtype, where: Namer | None
+) -> np.ndarray:
+    """``items`` as an integer (or bool) ``dtype`` from ``arr``, the floats NumPy read them
+    as: the integers at ``big`` (which float64 may have rounded) are read exactly from
+    ``items``; the first element ``dtype`` cannot hold is raised as it was written."""
     exact_ints = {k: items[k] for k in big.tolist() if _kind_of(items[k], False) == "i"}
     source = arr
     if exact_ints:
         source = arr.copy()
         source[list(exact_ints)] = 0
-    out = cast_array(source, dtype, "sequences")
+    bad = _first_bad(source, dtype)
+    for k, value in exact_ints.items():  # in order: an earlier bad integer comes first
+        if k > bad:
+            break
+        _exact_integer(value, "i", dtype)
+    if bad < arr.size:
+        kind = _kind_of(items[bad], False)
+        if kind is not None:
+            _exact_integer(items[bad], kind, dtype)  # raises, with the value as written
+        return exact(items, dtype, where)
+    out = source.astype(dtype)
     for k, value in exact_ints.items():
         out[k] = _exact_integer(value, "i", dtype)
     return out
+
+
+def _first_bad(arr: np.ndarray, dtype: np.dtype) -> int:
+    """Where the first float of ``arr`` that ``dtype`` (integer or bool) cannot hold stands
+    (``arr.size`` when there is none)."""
+    with np.errstate(invalid="ignore"):
+        if dtype.kind == "b":
+            bad = (arr != 0) & (arr != 1)
+        else:
+            info = np.iinfo(dtype)
+            bad = ~np.isfinite(arr) | (np.trunc(arr) != arr)
+            bad |= (arr < float(info.min)) | (arr >= float(info.max) + 1.0)
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else arr.size
 
 
 # --- batches -------------------------------------------------------------------------------
