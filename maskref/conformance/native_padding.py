@@ -113,6 +113,19 @@ def _keras_cases(api: str, call, requires: tuple[str, ...]) -> list[Case]:
             "reference refuses the lossy cast with a ValueError.",
         ),
         case(
+            "strings-read-as-numbers",
+            lambda: st.builds(
+                lambda s, i, d: dict(sequences=[[*s[:i], str(d), *s[i:]]]),
+                st.lists(st.integers(0, 9), max_size=3),
+                st.integers(0, 3),
+                st.integers(0, 9),
+            ),
+            dict(sequences=[["5"]]),
+            "a string of digits among the steps is parsed into a number ('5' -> 5), and a "
+            "Decimal is truncated; the reference refuses anything but bools, ints and floats "
+            "with a ValueError naming the step.",
+        ),
+        case(
             "nan-value-cast-to-int",
             lambda: st.builds(lambda s: dict(sequences=s, value=float("nan")), python_lists),
             dict(sequences=[[]], value=float("nan")),
