@@ -29,11 +29,10 @@ def tensors(seqs=SEQS, dtype=torch.int64, device="cpu"):
 
 
 def assert_same(got: torch.Tensor, expected: np.ndarray) -> None:
-    assert isinstance(got, torch.Tensor)
-    out = got.detach().cpu()
-    out = out.float() if out.dtype == torch.bfloat16 else out
-    assert out.numpy().dtype == expected.dtype or got.dtype == torch.bfloat16
-    np.testing.assert_array_equal(out.numpy(), expected)
+    """A ``torch.Tensor`` equal to the reference's result (helpers.assert_same: dtype, shape,
+    values; exact for integers)."""
+    assert isinstance(got, torch.Tensor), type(got)
+    helpers.assert_same(got, expected)
 
 
 # --- pad_sequences: the input forms --------------------------------------------------------

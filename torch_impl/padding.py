@@ -234,7 +234,10 @@ def pad_sequences(
     elif (
         isinstance(sequences, (list, tuple))
         and sequences
-        and all(isinstance(s, torch.Tensor) for s in sequences)
+        and (
+            set(map(type, sequences)) == {torch.Tensor}
+            or all(isinstance(s, torch.Tensor) for s in sequences)
+        )
     ):
         fast = _fast_padding.pad_tensors(sequences, maxlen, target, padding, truncating, value)
         if fast is not None:
