@@ -274,7 +274,8 @@ def pad_flat(
     maxlen = B.a.check_maxlen(maxlen)
     check_data(values, "values")
     _check_numeric_data(B, values, "values")
-    values = B.a.asarray(values, "values", like=lengths)  # on lengths's device if not a tensor
+    like = lengths if B.a.is_tensor(lengths) else None  # on lengths's device if not a tensor
+    values = B.a.asarray(values, "values", like=like)
     shape = B.a.shape_of(values)
     check_min_rank(shape, 1, "values")
     dtype = B.a.dtype_name(values)
