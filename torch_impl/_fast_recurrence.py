@@ -7,9 +7,11 @@ Gate (:func:`usable`): a built-in cell PyTorch has (LSTM, GRU with
    masked steps are never read (packing skips them: NaN/inf there reach
    nothing, and their gradient is exactly 0);
 2. unless the mask is post-padded already, each row's valid steps are moved
-   to its front, in order (a stable sort of the mask: pre-padding and holes);
-3. the rows are packed (``pack_padded_sequence``, lengths ``sum(mask)``; an
-   empty row is packed with one step, whose result is discarded) and run by
+   to its front, in order (a stable sort of the mask: pre-padding and holes),
+   by the same gather that packs them;
+3. the rows are packed (``pack_padded_sequence``'s layout, lengths ``sum(mask)``,
+   built directly by :class:`_Layout`; an empty row is packed with one step of
+   zeros, whose result is discarded) and run by
    ``torch.lstm``/``torch.gru``/``torch.rnn_tanh`` (what ``nn.LSTM`` calls,
    cuDNN on a GPU, PyTorch's native kernel on the CPU: see
    :func:`_native_cpu_kernel`), both directions in one call for ``bidirectional``;
@@ -30,7 +32,6 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from maskref.api.recurrence import STATES, gru_gate_order
 
@@ -108,22 +109,19 @@ def run(
     if go_backwards:
         x = x.flip(1)
         mask = None if mask is None else mask.flip(1)
-    empty = None
+    empty, order, rank = None, None, None
     if mask is None:
-        lengths = torch.full((batch,), steps, dtype=torch.int64)
-        rank = None
+        lengths = torch.full((batch,), steps, dtype=torch.int64, device=x.device)
     else:
         lengths = mask.sum(dim=1)
-        rank = None
         if not _post_padded(mask, lengths):
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
-            x = x.gather(1, order[:, :, None].expand(x.shape))
             rank = mask.cumsum(dim=1) - 1  # a step's place among the valid ones
         if bool((lengths == 0).any()):  # packed with one step, of zeros
             empty = lengths == 0
             lengths = lengths.clamp(min=1)
             x = torch.where(empty[:, None, None], torch.zeros((), dtype=x.dtype), x)
-    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    layout = _Layout(lengths, order, steps)
     count = STATES[kind]
     if initial_state is None:
         zeros = x.new_zeros(directions, batch, units)
@@ -133,12 +131,13 @@ def run(
             torch.stack([initial_state[d * count + i] for d in range(directions)])
             for i in range(count)
         ]
-    hx_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+    hx_sorted = [h.index_select(1, layout.sorted_indices) for h in hx]
     flat = [p for direction in parameters for p in direction]
+    data = x.reshape(batch * steps, x.shape[2]).index_select(0, layout.source)
     with _native_cpu_kernel(x):
         result = _OPS[kind](
-            packed.data,
-            packed.batch_sizes,
+            data,
+            layout.batch_sizes,
             tuple(hx_sorted) if kind == "lstm" else hx_sorted[0],
             flat,
             len(parameters[0]) == 4,
@@ -147,34 +146,56 @@ def run(
             False,
             directions == 2,
         )
-    data, finals = result[0], [f.index_select(1, packed.unsorted_indices) for f in result[1:]]
+    finals = [f.index_select(1, layout.unsorted_indices) for f in result[1:]]
     # h_n is each row's last output: the last valid one
     lasts = [finals[0][d] for d in range(directions)]
+    if empty is not None:
+        lasts = [torch.where(empty[:, None], torch.zeros_like(last), last) for last in lasts]
     outputs = None
     if return_sequences:
-        out = PackedSequence(
-            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-        )
-        outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
-        if rank is not None:
-            outputs = outputs.gather(1, rank.clamp(min=0)[:, :, None].expand(outputs.shape))
-        if mask is not None:
-            zero = torch.zeros((), dtype=outputs.dtype, device=outputs.device)
-            if zero_output_for_mask or directions == 2:
-                if rank is not None or empty is not None:  # else 0 there already
-                    outputs = torch.where(mask[:, :, None], outputs, zero)
-            elif rank is None:  # post-padded: the last valid output from the end on
+        out, zero = result[0], torch.zeros((), dtype=x.dtype, device=x.device)
+        board = out.new_zeros(batch * steps, out.shape[1])
+        if rank is None or zero_output_for_mask or directions == 2:
+            # each valid step's output at its own step; 0 at masked steps
+            outputs = board.index_copy(0, layout.source, out).view(batch, steps, -1)
+            if empty is not None:  # the one packed step of an empty row
+                outputs = torch.where(mask[:, :, None], outputs, zero)
+            if mask is not None and not zero_output_for_mask and directions == 1:
                 outputs = torch.where(mask[:, :, None], outputs, lasts[0][:, None, :])
-            else:  # carried by the gather; 0 before the first valid step
-                outputs = torch.where((rank >= 0)[:, :, None], outputs, zero)
+        else:  # carried: the output at each step's rank among the valid ones
+            outputs = board.index_copy(0, layout.packed, out).view(batch, steps, -1)
+            outputs = outputs.gather(1, rank.clamp(min=0)[:, :, None].expand(outputs.shape))
+            outputs = torch.where((rank >= 0)[:, :, None], outputs, zero)
     states = [[f[d] for f in finals] for d in range(directions)]
     if empty is not None:
-        keep = empty[:, None]
-        lasts = [torch.where(keep, torch.zeros_like(last), last) for last in lasts]
         for d in range(directions):
             for i in range(count):
-                start = hx[i][d]
-                states[d][i] = torch.where(keep, start, states[d][i])
-        if outputs is not None and rank is None and not zero_output_for_mask:
-            outputs = torch.where(empty[:, None, None], torch.zeros_like(outputs), outputs)
+                states[d][i] = torch.where(empty[:, None], hx[i][d], states[d][i])
     return outputs, lasts, states
+
+
+class _Layout:
+    """Where packed rows come from: ``pack_padded_sequence``'s layout (rows by decreasing
+    length, time-major), built directly, so that one ``index_select`` packs ``x`` (moving
+    the valid steps of pre-padded rows and rows with holes to the front on the way) and
+    one ``index_copy`` puts the outputs back: no sorted copy of the batch, no padded copy
+    to reorder.
+
+    ``source``: for each packed element, its row-major index ``row * T + t`` in ``x``
+    (``t`` the element's own step); ``packed``: the same with ``t`` its place among the
+    row's valid steps; ``batch_sizes`` (on the CPU), ``sorted_indices`` and
+    ``unsorted_indices`` as in a ``PackedSequence``.
+    """
+
+    def __init__(self, lengths: torch.Tensor, order: torch.Tensor | None, steps: int) -> None:
+        batch = lengths.shape[0]
+        sorted_lengths, self.sorted_indices = torch.sort(lengths, descending=True, stable=True)
+        self.unsorted_indices = torch.empty_like(self.sorted_indices)
+        self.unsorted_indices[self.sorted_indices] = torch.arange(batch, device=lengths.device)
+        longest = int(sorted_lengths[0])
+        valid = torch.arange(longest, device=lengths.device)[:, None] < sorted_lengths[None, :]
+        t, j = valid.nonzero(as_tuple=True)  # time-major, as packed
+        rows = self.sorted_indices[j]
+        self.batch_sizes = valid.sum(dim=1).cpu()
+        self.packed = rows * steps + t
+        self.source = self.packed if order is None else rows * steps + order[rows, t]
