@@ -7,7 +7,7 @@ same lengths) and with holes (each step valid with probability 0.8).
 * PyTorch: ``torch_impl.MaskedLSTM(x, mask)`` (no grad) against ``nn.LSTM`` on
   the packed batch (the ``PackedSequence`` built once, outside the timing: the
   strictest baseline), the same with oneDNN off (the CPU kernel MaskedLSTM
-  runs packed rows on: oneDNN's is 3-4x slower on packed rows here), and
+  runs packed rows on; see torch_impl._fast_recurrence), and
   ``nn.LSTM`` on the padded batch (no mask).
   Targets: post-padded within 1.2x of the packed ``nn.LSTM``; pre-padded and
   holes within 2x (holes against ``nn.LSTM`` on a packed batch of the same

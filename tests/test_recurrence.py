@@ -432,7 +432,7 @@ FAST_CASES = [
 
 @pytest.mark.parametrize(("kind", "options", "bidirectional"), FAST_CASES)
 def test_torch_packed_path_equals_the_plain_loop(kind, options, bidirectional, request):
-    fast = _torch_run(kind, options, bidirectional)  # oneDNN as PyTorch chooses it
+    fast = _torch_run(kind, options, bidirectional)
     request.getfixturevalue("plain_loop")
     slow = _torch_run(kind, options, bidirectional)
     np.testing.assert_allclose(fast[0], slow[0], rtol=1e-5, atol=1e-6)

@@ -10,10 +10,7 @@ input in ten is invalid (a mask of the wrong shape or dtype, weights of the
 wrong shape, an int for a flag, a Keras ``reset_after=False`` GRU bias given to
 the converters), so the error classes are compared too. ``rnn`` runs two
 custom steps written with the backend's own ``tanh``: one state whose output
-is the state, and two states whose output is neither. ``torch_impl`` runs with
-oneDNN off (PyTorch's native LSTM kernel: oneDNN's builds a primitive for every
-new shape, about 50 ms each here; the results are the same, and
-``tests/test_recurrence.py`` runs the default).
+is the state, and two states whose output is neither.
 """
 
 from __future__ import annotations
@@ -240,11 +237,6 @@ WEIGHTS = ("forward_weights", "backward_weights")
 
 def _call(backend: str, name: str):
     def call(inputs: Inputs) -> Any:
-        if backend == "torch_impl":
-            import torch
-
-            with torch.backends.mkldnn.flags(enabled=False):  # see the module docstring
-                return _native(backend, name, inputs)
         if backend == "jax_impl":
             import jax
 
