@@ -110,9 +110,11 @@ def _check_numeric_data(B: Backend, x: object, name: str) -> None:
     """Refuse string/object data before a framework backend converts it."""
     if holds_strings(B) or B.a.is_tensor(x):
         return
-    kind = np.asarray(x).dtype.kind if not hasattr(x, "dtype") else np.dtype(x.dtype).kind
-    if kind in "OUSV":
-        raise strings_error(name, str(np.asarray(x).dtype))
+    dtype = getattr(x, "dtype", None)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.asarray(x).dtype
+    if dtype.kind in "OUSV" and dtype.name != "bfloat16":
+        raise strings_error(name, str(dtype))
 
 
 def itemsize(dtype: str) -> int:
