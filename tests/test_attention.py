@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import to_numpy
+from helpers import agree
 
 T, F = True, False
 
@@ -214,3 +215,223 @@ def test_attention_type_errors(backend, native):
         backend.scaled_dot_product_attention(ints, ints, ints)
     with pytest.raises(TypeError):
         backend.scaled_dot_product_attention(q, q, q, native(np.ones((2, 2), np.int64)))
+
+
+# --- issue 12: non-finite inputs, flags, sizes, bad arguments -------------------------------
+
+
+def test_a_nan_key_or_inf_value_reaches_only_the_rows_that_see_it(backend, native):
+    """Item 2: torch's fused kernel computes every score before masking, so a NaN key that
+    only the last query sees made every row NaN."""
+    q, k, v = (np.zeros((4, 2), np.float32) for _ in range(3))
+    v += 1
+    k[3] = np.nan
+    out = to_numpy(
+        backend.scaled_dot_product_attention(native(q), native(k), native(v), causal=True)
+    )
+    assert np.isnan(out[3]).all() and (out[:3] == 1).all()
+    k[3], v[3] = 0.0, np.inf
+    out = to_numpy(
+        backend.scaled_dot_product_attention(native(q), native(k), native(v), causal=True)
+    )
+    assert np.isposinf(out[3]).all() and (out[:3] == 1).all()
+
+
+FLAG_CALLS = {
+    "attention_mask": ((), {"query_len": 3}),
+    "attention_weights": ((np.zeros((3, 2)), np.zeros((3, 2))), {}),
+    "scaled_dot_product_attention": ((np.zeros((3, 2)), np.zeros((3, 2)), np.ones((3, 2))), {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAG_CALLS))
+@pytest.mark.parametrize("flag", ["no", "yes", 1, 0, None, 1.0])
+def test_causal_must_be_a_bool(backend, name, flag):
+    """Item 11: ``causal="no"`` was read as True."""
+    args, kwargs = FLAG_CALLS[name]
+    with pytest.raises(TypeError, match="causal must be a bool"):
+        getattr(backend, name)(*args, causal=flag, **kwargs)
+    agree(backend.__name__, name, *args, causal=flag, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(FLAG_CALLS))
+def test_numpy_bools_are_flags(backend, name):
+    args, kwargs = FLAG_CALLS[name]
+    expected = to_numpy(getattr(backend, name)(*args, causal=True, **kwargs))
+    got = to_numpy(getattr(backend, name)(*args, causal=np.True_, **kwargs))
+    np.testing.assert_array_equal(got, expected)
+
+
+HUGE = [
+    ("causal_mask", (2**40,), {}, "query_len"),
+    ("causal_mask", (2, 2**40), {}, "key_len"),
+    ("causal_mask", (np.uint64(2**63),), {}, "query_len"),
+    ("attention_mask", (), {"query_len": 2**30, "key_len": 2**30, "causal": True}, "query_len"),
+    ("attention_mask", (), {"query_len": np.uint64(2**63)}, "query_len"),
+    ("attention_mask", ([[True, False]],), {"key_len": 2**40}, "key_len"),
+    ("attention_mask", ([[True] * 3] * 2,), {"key_mask": [[True] * 4] * 2, "query_len": 3}, None),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "argument"), HUGE)
+def test_masks_beyond_memory_are_refused_up_front(backend, name, args, kwargs, argument):
+    """Item 12: a mask too large for memory is one ValueError naming the argument and the
+    bytes, in every backend (before: MemoryError, or an attempt to allocate it)."""
+    if argument is None:  # a small mask: no error
+        agree(backend.__name__, name, *args, **kwargs)
+        return
+    with pytest.raises(ValueError, match=rf"^{argument}=\d+ asks for a result of shape .* bytes"):
+        getattr(backend, name)(*args, **kwargs)
+    agree(backend.__name__, name, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [[2**62, 2**62]],
+        np.array([[2**62, 2**62]], np.int64),
+        np.array([[2**63 - 1, 2**63 - 1, 5]], np.int64),
+        np.array([[2**63 - 1, 1]], np.uint64),
+        [[1, 2], [2**62, 2**62, 2**62]],
+    ],
+)
+def test_segment_totals_cannot_wrap(backend, native, lengths):
+    """Item 15: the int64 total of 2**62 + 2**62 wrapped, then IndexError / RuntimeError."""
+    with pytest.raises(ValueError, match=r"^lengths_per_row: a row's documents add up to more"):
+        backend.segment_ids_from_lengths(lengths, 4)
+    agree(backend.__name__, "segment_ids_from_lengths", lengths, 4)
+    if isinstance(lengths, np.ndarray):
+        with pytest.raises(ValueError, match="lengths_per_row"):
+            backend.segment_ids_from_lengths(native(lengths), 4)
+
+
+def test_segment_lengths_beyond_int64_are_refused(backend, native):
+    lengths = np.array([[2**63, 1]], np.uint64)
+    with pytest.raises(ValueError, match=r"^lengths_per_row must hold .*2\*\*63 - 1"):
+        backend.segment_ids_from_lengths(lengths, 4)
+    agree(backend.__name__, "segment_ids_from_lengths", lengths, 4)
+    agree(backend.__name__, "segment_ids_from_lengths", [np.array([2**63], np.uint64)], 4)
+
+
+def test_a_key_padding_mask_points_to_attention_mask(backend, native):
+    q = native(np.zeros((2, 3, 4), np.float32))
+    keys = native(np.ones((2, 3), bool))  # (B, S): not an attention mask
+    with pytest.raises(ValueError, match=r"attention_mask\(key_mask=mask, query_len=L\)"):
+        backend.scaled_dot_product_attention(q, q, q, keys)
+
+
+Q2, K3, V3 = np.zeros((2, 2)), np.zeros((3, 2)), np.ones((3, 4))
+ATTACKS = [
+    # causal_mask
+    ("causal_mask", (None,), {}, TypeError),
+    ("causal_mask", ("3",), {}, TypeError),
+    ("causal_mask", (2.0,), {}, TypeError),
+    ("causal_mask", (True,), {}, TypeError),
+    ("causal_mask", (np.True_,), {}, TypeError),
+    ("causal_mask", (-1,), {}, ValueError),
+    ("causal_mask", (2, -1), {}, ValueError),
+    ("causal_mask", (2, 3.0), {}, TypeError),
+    ("causal_mask", (np.int8(2), np.uint64(3)), {}, None),
+    ("causal_mask", (3,), {"window": True}, TypeError),
+    ("causal_mask", (3,), {"window": "2"}, TypeError),
+    ("causal_mask", (3,), {"window": np.uint64(2**63)}, None),
+    ("causal_mask", (3,), {"window": np.int32(2)}, None),
+    ("causal_mask", (3,), {"align": None}, ValueError),
+    ("causal_mask", (0,), {}, None),
+    # attention_mask
+    ("attention_mask", (), {}, ValueError),
+    ("attention_mask", (), {"query_len": True}, TypeError),
+    ("attention_mask", (), {"query_len": 2.0}, TypeError),
+    ("attention_mask", (), {"query_len": -1}, ValueError),
+    ("attention_mask", (), {"query_len": "3"}, TypeError),
+    ("attention_mask", (), {"query_len": np.int16(3), "key_len": np.uint8(2)}, None),
+    ("attention_mask", ([[1, 0]],), {}, TypeError),
+    ("attention_mask", ([True, False],), {}, ValueError),
+    ("attention_mask", (np.zeros((0, 3), bool),), {"causal": True}, None),
+    ("attention_mask", (), {"segment_ids": ([[1, 1]],)}, ValueError),
+    ("attention_mask", (), {"segment_ids": [[1.0, 0.0]]}, TypeError),
+    ("attention_mask", (), {"segment_ids": np.zeros((0, 2), np.int64)}, None),
+    ("attention_mask", (), {"segment_ids": ([[1, 1]], [[1], [2]])}, ValueError),
+    # segment_mask
+    ("segment_mask", (None,), {}, TypeError),
+    ("segment_mask", ([[1.5]],), {}, TypeError),
+    ("segment_mask", ([[True]],), {}, TypeError),
+    ("segment_mask", ([1, 2],), {}, ValueError),
+    ("segment_mask", (["ab"],), {}, TypeError),
+    ("segment_mask", (np.zeros((0, 3), np.int64),), {}, None),
+    ("segment_mask", ([[]],), {}, None),
+    ("segment_mask", (np.array([[2**63, 0]], np.uint64),), {}, None),
+    # segment_ids_from_lengths
+    ("segment_ids_from_lengths", (None, 3), {}, TypeError),
+    ("segment_ids_from_lengths", ([[1]], None), {}, TypeError),
+    ("segment_ids_from_lengths", ([[1]], True), {}, TypeError),
+    ("segment_ids_from_lengths", ([[1]], 2.0), {}, TypeError),
+    ("segment_ids_from_lengths", ([[1]], "3"), {}, TypeError),
+    ("segment_ids_from_lengths", ([[1]], -1), {}, ValueError),
+    ("segment_ids_from_lengths", ([[-1]], 3), {}, ValueError),
+    ("segment_ids_from_lengths", ([[1.0]], 3), {}, TypeError),
+    ("segment_ids_from_lengths", ([[True]], 3), {}, TypeError),
+    ("segment_ids_from_lengths", ("ab", 3), {}, TypeError),
+    ("segment_ids_from_lengths", ([1, 2], 3), {}, ValueError),
+    ("segment_ids_from_lengths", ([[1], 2], 3), {}, ValueError),
+    ("segment_ids_from_lengths", ([[1], None], 3), {}, TypeError),
+    ("segment_ids_from_lengths", ([], 3), {}, None),
+    ("segment_ids_from_lengths", ([[], []], 3), {}, None),
+    ("segment_ids_from_lengths", (np.zeros((0, 2), np.int64), 3), {}, None),
+    ("segment_ids_from_lengths", ([[1, 2], [3]], np.int64(4)), {}, None),
+    ("segment_ids_from_lengths", (np.array([[1, 2]], np.uint64), np.uint8(4)), {}, None),
+    ("segment_ids_from_lengths", ([[1, 2]], np.uint64(2**63)), {}, ValueError),
+    # convert_mask and mask_convention
+    ("convert_mask", (None, "keep", "drop"), {}, TypeError),
+    ("convert_mask", ([True], None, "keep"), {}, ValueError),
+    ("convert_mask", ([True], "keep", 3), {}, ValueError),
+    ("convert_mask", (["a"], "int", "keep"), {}, TypeError),
+    ("convert_mask", ([1 + 1j], "int", "keep"), {}, TypeError),
+    ("convert_mask", ([True], "keep", "additive"), {"dtype": "bfloat17"}, TypeError),
+    ("convert_mask", ([True], "keep", "additive"), {"dtype": "str"}, TypeError),
+    ("convert_mask", ([0.0], "additive", "keep"), {"threshold": True}, TypeError),
+    ("convert_mask", ([0.0], "additive", "keep"), {"threshold": "-1"}, TypeError),
+    ("convert_mask", ([0.0], "additive", "keep"), {"threshold": None}, TypeError),
+    ("convert_mask", ([0.0], "additive", "keep"), {"threshold": np.nan}, ValueError),
+    ("convert_mask", ([0.0, -9.0], "additive", "keep"), {"threshold": np.float32(-5)}, None),
+    ("convert_mask", ([np.uint64(2**63)], "int", "keep"), {}, ValueError),
+    ("convert_mask", (np.zeros((0, 2), bool), "keep", "additive"), {}, None),
+    ("convert_mask", (np.zeros((0,), np.int64), "int", "drop"), {}, None),
+    ("mask_convention", (None,), {}, ValueError),
+    ("mask_convention", (3,), {}, ValueError),
+    # attention
+    ("scaled_dot_product_attention", (None, K3, V3), {}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, None), {}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"scale": True}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"scale": "2"}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"scale": np.float32(0.5)}, None),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"scale": np.int64(2)}, None),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"window": 0}, ValueError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"window": 1.5}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"window": np.uint64(2**63)}, None),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"empty": None}, ValueError),
+    ("scaled_dot_product_attention", (Q2, K3, V3), {"align": 1}, ValueError),
+    ("scaled_dot_product_attention", (Q2, K3, V3, [[1, 0, 1]] * 2), {}, TypeError),
+    ("scaled_dot_product_attention", (Q2, K3, V3, "mask"), {}, TypeError),
+    ("scaled_dot_product_attention", (["a"], K3, V3), {}, TypeError),
+    ("scaled_dot_product_attention", (np.zeros((0, 2, 2)), np.zeros((0, 3, 2)), V3), {}, None),
+    ("attention_weights", (None, K3), {}, TypeError),
+    ("attention_weights", (Q2, K3), {"scale": np.True_}, TypeError),
+    ("attention_weights", (Q2, K3), {"window": -1}, ValueError),
+    ("attention_weights", (np.zeros((0, 2, 2)), np.zeros((0, 3, 2))), {"causal": True}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "error"),
+    ATTACKS,
+    ids=[f"{a[0]}-{i}" for i, a in enumerate(ATTACKS)],
+)
+def test_bad_arguments_give_the_references_error(backend, name, args, kwargs, error):
+    """None, wrong types, NumPy scalars, bools for ints, floats for ints, negatives, uint64
+    beyond int64, strings, empty batches: one error class and message in every backend (or
+    the reference's result, when the input is valid)."""
+    if error is not None:
+        with pytest.raises(error):
+            getattr(backend, name)(*args, **kwargs)
+    agree(backend.__name__, name, *args, **kwargs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import to_numpy
@@ -129,3 +132,62 @@ def test_empty_and_scalar_masks(backend, native):
     assert to_numpy(empty).shape == (0, 3)
     scalar = backend.convert_mask(native(np.array(1)), "int", "drop")
     assert to_numpy(scalar).shape == () and not to_numpy(scalar)
+
+
+# --- issue 12, item 19: bfloat16 in every backend -------------------------------------------
+
+
+def _native_dtype_name(t) -> str:
+    dtype = t.dtype
+    if hasattr(dtype, "is_floating_point"):  # torch.dtype
+        return str(dtype).rsplit(".", 1)[-1]
+    return dtype.name
+
+
+def _bfloat16_of(backend):
+    """The backend's own spelling of bfloat16."""
+    if backend.__name__ == "torch_impl":
+        import torch
+
+        return torch.bfloat16
+    if backend.__name__ == "tf_impl":
+        import tensorflow as tf
+
+        return tf.bfloat16
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    return ml_dtypes.bfloat16
+
+
+@pytest.mark.parametrize("spelling", ["name", "native"])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("additive_min", [0.0, -3.3895313892515355e38]),
+        ("additive", [0.0, -np.inf]),
+        ("int", [1, 0]),
+    ],
+)
+def test_convert_mask_writes_bfloat16(backend, native, spelling, target, expected):
+    """Item 19: dtype="bfloat16" worked in torch_impl only."""
+    if backend.__name__ == "reference":
+        pytest.importorskip("ml_dtypes")
+    dtype = "bfloat16" if spelling == "name" else _bfloat16_of(backend)
+    out = backend.convert_mask(native(np.array([T, F])), "keep", target, dtype=dtype)
+    assert _native_dtype_name(out) == "bfloat16"
+    np.testing.assert_array_equal(np.asarray(to_numpy(out), np.float64), expected)
+    back = backend.convert_mask(out, "int" if target == "int" else "additive", "keep")
+    np.testing.assert_array_equal(to_numpy(back), [T, F])
+
+
+def test_the_reference_names_ml_dtypes_when_it_is_missing():
+    code = (
+        "import sys; sys.modules['ml_dtypes'] = None\n"  # `import ml_dtypes` fails
+        "import reference\n"
+        "try:\n"
+        "    reference.convert_mask([True], 'keep', 'additive', dtype='bfloat16')\n"
+        "except TypeError as err:\n"
+        "    print(err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "pip install ml_dtypes" in result.stdout

@@ -7,11 +7,12 @@ answer "unknown" and the kernel takes the path that needs no value:
 * :func:`all_true`: whether a small boolean tensor (rows that see a key, keys
   that some query sees) is all True, so that a ``torch.where`` that would
   change nothing can be skipped (exact: the same bits either way).
-* :func:`all_finite`: whether the inputs of the fused kernel are finite. The
-  fused kernel computes every score and every ``weight * value`` before the
-  mask applies, so one non-finite key or value that some query may see turns
-  the rows that may not see it into NaN too; with non-finite inputs the kernel
-  takes the written-out path, which leaves every hidden pair out exactly.
+* :func:`all_finite`: whether the keys and values of the fused kernel are
+  finite, asked only when the mask has a key that one query sees and another
+  does not. The fused kernel computes every score and every ``weight * value``
+  before the mask applies, so one non-finite such key or value turns the rows
+  that may not see it into NaN too; then the kernel takes the written-out path,
+  which leaves every hidden pair out exactly.
 
 The gate is the reductions' (:func:`torch_impl._fast_reductions.fast_paths_apply`):
 CPU tensors, outside ``torch.compile`` and ``torch.func`` transforms.
@@ -34,10 +35,10 @@ def all_true(t: torch.Tensor) -> bool:
 
 def all_finite(*ts: torch.Tensor) -> bool | None:
     """Whether every element of ``ts`` is finite; None (unknown) where values cannot be read
-    for free. One sum per tensor (no copy): a finite sum means finite elements (NaN and inf
-    propagate through a sum); a sum that overflows answers False, which only costs the
-    written-out path."""
+    for free. One sum per tensor (no copy; float16 and bfloat16 summed in float32): a
+    finite sum means finite elements (NaN and inf propagate through a sum); a sum that
+    overflows answers False, which only costs the written-out path."""
     if not fast_paths_apply(ts[0]):
         return None
-    total = sum(t.sum(dtype=torch.float64) for t in ts if t.numel())
-    return bool(torch.isfinite(torch.as_tensor(total)))
+    wide = torch.float32 if ts[0].dtype in (torch.float16, torch.bfloat16) else None
+    return all(bool(torch.isfinite(t.sum(dtype=wide))) for t in ts)

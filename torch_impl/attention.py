@@ -341,15 +341,17 @@ def scaled_dot_product_attention(
     inputs' dtype (float16/bfloat16 go to the kernel as they are; it accumulates in float32)
     and the query's device.
 
-    Non-finite keys and values that *some* query may see: the fused kernel computes every
-    score and every ``weight * value`` before the mask applies, so one NaN or inf would
-    reach the rows that may not see it. On the CPU in eager mode the inputs are checked
-    first (one sum each) and, when one is not finite, a written-out path leaves every
-    hidden pair out exactly, as the reference does. Compiled graphs and other devices never
-    wait for a value: there the non-finite elements are replaced by 0 before the kernel and
-    the rows that may see one are NaN (the reference's answer for a NaN key or value, or an
-    infinite score; a key whose score is -inf, or an infinite value, gives the reference a
-    finite or infinite row instead). Rows that cannot see it are exact everywhere.
+    Non-finite keys and values that one query may see and another may not: the fused kernel
+    computes every score and every ``weight * value`` before the mask applies, so one NaN or
+    inf there would reach the rows that may not see it. On the CPU in eager mode, when the
+    mask has such keys (a causal band does; a ``(B, 1, 1, S)`` key padding mask does not),
+    the keys and values are checked first (one sum each) and, when one is not finite, a
+    written-out path leaves every hidden pair out exactly, as the reference does. Compiled
+    graphs and other devices never wait for a value: there such keys and values are
+    replaced by 0 before the kernel when they are not finite, and the rows that may see one
+    are NaN (the reference's answer for a NaN key or value, or an infinite score; a key
+    whose score is -inf, or an infinite value, gives the reference a finite or infinite row
+    instead). Rows that cannot see them are exact everywhere.
 
     The CPU shortcuts also skip a replacement that would change nothing (every row has a
     key, every key is seen; read from the small mask); the gradients with respect to query,
@@ -380,20 +382,24 @@ def scaled_dot_product_attention(
     every_row, every_key = fast.all_true(has_key), fast.all_true(seen)
     ks, vs = (k, v) if every_key else (torch.where(seen, k, 0.0), torch.where(seen, v, 0.0))
     qs = q if every_row else torch.where(has_key, q, 0.0)
-    finite = fast.all_finite(qs, ks, vs)
+    # Rows with no visible key get an all-True mask row (no kernel meets a fully masked row).
+    kernel_mask = m if every_row else m | ~has_key
+    # Keys that one query sees and another (with a key) does not: the kernel computes every
+    # score and every weight * value, so a non-finite one would reach the rows that may not
+    # see it. A key padding mask (B, 1, 1, S) has none.
+    fully_seen = kernel_mask.view(torch.uint8).amin(dim=-2, keepdim=True).view(torch.bool)
+    leaky = seen & ~fully_seen.transpose(-1, -2)
+    finite = True if fast.all_true(~leaky) else fast.all_finite(ks, vs)
     if finite is False:
         out = _written_out(qs, ks, vs, m, has_key, None, scale)
     else:
         bad = None
-        if finite is None:  # unknown: no value is read; non-finite elements are replaced
-            key_ok = torch.isfinite(ks).all(-1, keepdim=True) & torch.isfinite(vs).all(
-                -1, keepdim=True
-            )
-            bad = _rows_that_see(m, ~key_ok, _work(q.dtype))
-            ks, vs = torch.where(key_ok, ks, 0.0), torch.where(key_ok, vs, 0.0)
-        out = F.scaled_dot_product_attention(
-            qs, ks, vs, attn_mask=m if every_row else m | ~has_key, scale=scale
-        )
+        if finite is None:  # unknown: no value is read; those keys are replaced if not finite
+            ok = torch.isfinite(ks).all(-1, keepdim=True) & torch.isfinite(vs).all(-1, keepdim=True)
+            ok = ok | ~leaky
+            bad = _rows_that_see(m, ~ok, _work(q.dtype))
+            ks, vs = torch.where(ok, ks, 0.0), torch.where(ok, vs, 0.0)
+        out = F.scaled_dot_product_attention(qs, ks, vs, attn_mask=kernel_mask, scale=scale)
         if bad is not None:
             out = torch.where(bad, math.nan, out)
     if not every_row:

@@ -83,7 +83,8 @@ Size = object  # a static size (int), or a backend scalar while tracing (tf.func
 
 
 def check_window(window: object) -> int | None:
-    """``None`` or a positive int (``TypeError`` for other types, ``ValueError`` below 1)."""
+    """``None`` or a positive int (``TypeError`` for other types, ``ValueError`` below 1);
+    NumPy and unsigned integers too, a window beyond ``2**63 - 1`` read as that."""
     if window is None:
         return None
     try:
@@ -92,7 +93,7 @@ def check_window(window: object) -> int | None:
         raise TypeError(f"window must be None or a positive int, got {window!r}") from None
     if size < 1:
         raise ValueError(f"window must be a positive int (keys per query), got {size}")
-    return size
+    return min(size, INT64_MAX)  # no distance reaches it: the same band, and int64 holds it
 
 
 def _length(B: Backend, value: object, name: str) -> Size:
