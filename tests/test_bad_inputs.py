@@ -358,7 +358,7 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
             "mask": MASK[1:],
             "initial_state": [NONE, Attack("wrong batch", [np.zeros((3, 2), F32)], ValueError)],
             "go_backwards": FLAG,
-            "zero_output_for_mask": FLAG,
+            "zero_output_for_mask": FLAG[:1],
         },
     ),
     **{
@@ -378,7 +378,10 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
                         ValueError,
                     ),
                 ],
-                **{flag: FLAG for flag in RNN_FLAGS[name]},
+                **{
+                    flag: FLAG if flag == "return_sequences" else FLAG[:1]
+                    for flag in RNN_FLAGS[name]
+                },
             },
         )
         for name in ("simple_rnn", "lstm", "gru")
@@ -393,7 +396,7 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
             "backward_weights": [NONE],
             "merge_mode": SIDE,
             "return_sequences": FLAG,
-            "return_state": FLAG,
+            "return_state": FLAG[:1],
             "go_backwards": [Attack("set by the rule", True, ValueError)],
         },
     ),
