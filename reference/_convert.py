@@ -75,3 +75,27 @@ def int64(t: np.ndarray) -> np.ndarray:
 def dim(x: np.ndarray, axis: int) -> int:
     """The size of ``axis`` (a Python int)."""
     return int(np.shape(x)[axis])
+
+
+def to_int64(x: np.ndarray) -> np.ndarray:
+    """Integers already checked to fit in int64, as int64 (no copy when they are int64)."""
+    return x.astype(np.int64, copy=False)
+
+
+def total(x: np.ndarray) -> np.int64:
+    """The int64 sum of ``x`` (callers check first that it cannot wrap around)."""
+    return x.sum(dtype=np.int64)
+
+
+def device(value: object) -> None:
+    """Where results are made: the reference computes on the CPU, so ``device`` must be None or
+    ``"cpu"`` (returned as None); anything else is a ``ValueError`` naming it."""
+    if value is None or (isinstance(value, str) and value == "cpu"):
+        return None
+    raise ValueError(f"device={value!r}: the reference runs on 'cpu' only")
+
+
+def dense_rows(x: object) -> None:
+    """``x`` padded with 0 when it is the backend's own ragged type; None otherwise (NumPy has
+    no ragged type: always None)."""
+    return None

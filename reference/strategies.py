@@ -21,9 +21,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from maskref.api.attention import ALIGNS, aligned_mask_shape, band_rule
 from maskref.api.dtypes import NUMERIC_DTYPES
-
-from .attention import ALIGNS, aligned_mask_shape, band_rule
 
 __all__ = [
     "FLOAT_DTYPES",

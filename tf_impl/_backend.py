@@ -34,6 +34,16 @@ def require(ok: object, error: Callable[[], Exception], message: str | None = No
         pending.append(op)
 
 
+def after_checks(t: tf.Tensor) -> tf.Tensor:
+    """``t``, made to wait for the value checks asserted so far (graph mode), so that bad
+    input fails the assertion, not a later op that the assertion guards."""
+    pending = _PENDING.get()
+    if tf.executing_eagerly() or not pending:
+        return t
+    with tf.control_dependencies(list(pending)):
+        return tf.identity(t)
+
+
 def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` with graph-mode checks attached to its result and no ``OpError`` let out."""
     checked = _convert.python_errors(fn)

@@ -393,3 +393,41 @@ def dim(x: tf.Tensor, axis: int) -> int | tf.Tensor:
     ``tf.function``) a 0-d int64 tensor."""
     size = x.shape[axis]
     return int(size) if size is not None else tf.shape(x, out_type=tf.int64)[axis]
+
+
+def to_int64(x: tf.Tensor) -> tf.Tensor:
+    """Integers already checked to fit in int64, as int64."""
+    return x if x.dtype == tf.int64 else tf.cast(x, tf.int64)
+
+
+def total(x: tf.Tensor) -> tf.Tensor:
+    """The int64 sum of ``x`` (callers check first that it cannot wrap around)."""
+    return tf.reduce_sum(tf.cast(x, tf.int64))
+
+
+def device(value: object) -> str | None:
+    """Where results are made: None (TensorFlow's default placement) or a device string
+    (``"cpu"``, ``"/GPU:0"``) or ``tf.DeviceSpec``, returned as a string; anything else is a
+    ``ValueError`` naming ``device``."""
+    if value is None:
+        return None
+    if isinstance(value, tf.DeviceSpec):
+        value = value.to_string()
+    if isinstance(value, str):
+        try:
+            tf.DeviceSpec.from_string(value)
+            return value
+        except ValueError:
+            pass
+    raise ValueError(
+        f"device={value!r} is not a TensorFlow device; pass None or a device string "
+        f"such as 'cpu', '/CPU:0' or 'GPU:0'"
+    )
+
+
+def dense_rows(x: object) -> tf.Tensor | None:
+    """A ``tf.RaggedTensor`` as a dense tensor, short rows padded with 0 on the right (also
+    inside ``tf.function``); None for anything else."""
+    if isinstance(x, tf.RaggedTensor):
+        return x.to_tensor(default_value=tf.zeros([], x.dtype))
+    return None

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from ._backend import require
+from ._backend import after_checks, require
 from ._convert import cast_fill, np_dtype
 
 
@@ -132,6 +132,7 @@ def expand_mask(mask: tf.Tensor, x: object, shape: tuple[int | None, ...]) -> tf
                 lambda: ValueError(f"mask shape must be a leading prefix of x shape {shape}"),
                 "mask shape must be a leading prefix of x shape",
             )
+            mask = after_checks(mask)  # assert before broadcasting
     else:
         dynamic = tf.constant(shape, tf.int32)
     keep = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([len(shape) - rank], tf.int32)], 0))

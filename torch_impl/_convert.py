@@ -159,6 +159,8 @@ def cast_tensor(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
         _raise_first(t, t.imag != 0, name, dtype, "it has an imaginary part")
         return cast_tensor(t.real, dtype, name)
     if dtype.is_floating_point:
+        if src == torch.float64 and dtype in (torch.float16, torch.bfloat16):
+            return _round_once(t, dtype)
         return t.to(dtype)  # rounding is the documented, accepted loss
     if src in SIGNED_TWIN or dtype in SIGNED_TWIN:  # few torch kernels: check in NumPy
         arr = ref_dtypes.cast_array(numpy_of(t), numpy_dtype(dtype), name)
@@ -183,6 +185,26 @@ def cast_tensor(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
             if bad is not None:
                 _raise_first(t, bad, name, dtype, "it is not an integer in range")
     return t.to(dtype)
+
+
+def _round_once(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float64 -> float16/bfloat16 rounded once, to nearest even, as NumPy rounds.
+
+    ``Tensor.to`` goes through float32 and so rounds twice (``1 + 2**-8 + 2**-30``
+    becomes 1.0 in bfloat16 instead of 1.0078125). Rounding to float32 *to odd*
+    first makes the second rounding exact. The gradient is the plain cast's.
+    """
+    f32 = t.detach().to(torch.float32)
+    back = f32.to(torch.float64)
+    inexact = (back != t.detach()) & ~torch.isnan(back)
+    bits = f32.view(torch.int32)
+    bits = torch.where(inexact & (back.abs() > t.detach().abs()), bits - 1, bits)  # truncate
+    bits = torch.where(inexact, bits | 1, bits)  # the sticky bit
+    rounded = bits.view(torch.float32).to(dtype)
+    if not t.requires_grad:
+        return rounded
+    plain = t.to(dtype)
+    return plain + (rounded - plain).detach()
 
 
 def cast_fill(value: object, dtype: torch.dtype, name: str) -> bool | int | float | complex:
@@ -296,3 +318,36 @@ def int64(t: torch.Tensor) -> torch.Tensor:
 def dim(x: torch.Tensor, axis: int) -> int:
     """The size of ``axis`` (a Python int)."""
     return int(x.shape[axis])
+
+
+def to_int64(x: torch.Tensor) -> torch.Tensor:
+    """Integers already checked to fit in int64, as int64 (uint64 reinterpreted: no copy)."""
+    if x.dtype == torch.uint64:
+        return x.view(torch.int64)
+    return x.to(torch.int64)
+
+
+def total(x: torch.Tensor) -> torch.Tensor:
+    """The int64 sum of ``x`` (callers check first that it cannot wrap around)."""
+    return x.sum(dtype=torch.int64)
+
+
+def device(value: object) -> torch.device | None:
+    """Where results are made: None, a ``torch.device`` or its name, as a ``torch.device``;
+    anything else is a ``ValueError`` naming ``device``."""
+    if value is None or isinstance(value, torch.device):
+        return value
+    if isinstance(value, str):
+        try:
+            return torch.device(value)
+        except RuntimeError:
+            pass
+    raise ValueError(f"device={value!r} is not a torch device (None, a torch.device or a name)")
+
+
+def dense_rows(x: object) -> torch.Tensor | None:
+    """A jagged ``torch.nested`` tensor as a dense tensor, short rows padded with 0 on the
+    right; None for anything else."""
+    if isinstance(x, torch.Tensor) and x.is_nested:
+        return x.to_padded_tensor(0)
+    return None

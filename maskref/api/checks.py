@@ -203,7 +203,7 @@ def check_flag(value: object, name: str) -> bool:
     """
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_" and type(value).__module__ == "numpy":
+    if type(value).__name__ in ("bool", "bool_") and type(value).__module__ == "numpy":
         return bool(value)
     raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
 
@@ -264,14 +264,21 @@ def check_lengths_dtype(
         check_rank(tuple(shape), rank, name)
 
 
-def available_memory() -> int:
-    """The machine's physical memory in bytes (a generous bound on one allocation)."""
+def _physical_memory() -> int:
     import os
 
     try:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):  # not POSIX: no bound
         return 2**63 - 1
+
+
+_PHYSICAL_MEMORY = _physical_memory()  # read once: torch.compile cannot trace os.sysconf
+
+
+def available_memory() -> int:
+    """The machine's physical memory in bytes (a generous bound on one allocation)."""
+    return _PHYSICAL_MEMORY
 
 
 def check_nbytes(shape: Sequence[int], itemsize: int, name: str, value: object) -> None:

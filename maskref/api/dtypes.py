@@ -37,8 +37,45 @@ NUMERIC_DTYPES = (
 )
 
 
+def bfloat16() -> np.dtype:
+    """NumPy's ``bfloat16``: the ``ml_dtypes`` package's (loaded on first use; TensorFlow and
+    JAX install it). Without it, a ``TypeError`` naming the package."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError(
+            "dtype bfloat16 in NumPy (the reference backend) needs the ml_dtypes package: "
+            "pip install ml_dtypes"
+        ) from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _dtype_text(dtype: object) -> str:
+    """A framework dtype's name: ``tf.bfloat16.name``, ``str(torch.int32)`` without the module."""
+    text = getattr(dtype, "name", None)  # tf.DType, np.dtype
+    if not isinstance(text, str):
+        text = str(dtype).rsplit(".", 1)[-1].strip("<>' ")  # torch.int32, ml_dtypes.bfloat16
+    return text
+
+
+def dtype_name(dtype: object, name: str = "dtype") -> str:
+    """The canonical name of a dtype given as a name, a NumPy dtype or a framework dtype
+    (``"float"`` is ``"float64"``, ``torch.int32`` is ``"int32"``); ``"bfloat16"`` in any
+    spelling is ``"bfloat16"`` (no NumPy support needed to name it). Unknown dtypes are a
+    ``TypeError`` naming ``name``.
+
+    >>> dtype_name("float"), dtype_name("bfloat16")
+    ('float64', 'bfloat16')
+    """
+    named = isinstance(dtype, (str, type)) or hasattr(dtype, "name") or hasattr(dtype, "is_signed")
+    if named and _dtype_text(dtype) == "bfloat16":
+        return "bfloat16"
+    return resolve_dtype(dtype, name).name
+
+
 def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
-    """Return ``dtype`` as a ``np.dtype``; a framework dtype is read by its name.
+    """Return ``dtype`` as a ``np.dtype``; a framework dtype is read by its name
+    (``bfloat16`` through :func:`bfloat16`).
 
     >>> resolve_dtype("int32")
     dtype('int32')
@@ -49,9 +86,9 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
         return np.dtype(dtype)
     except TypeError:
         pass
-    text = getattr(dtype, "name", None)  # tf.DType
-    if not isinstance(text, str):
-        text = str(dtype).rsplit(".", 1)[-1].strip("<>' ")  # torch.int32
+    text = _dtype_text(dtype)
+    if text == "bfloat16":
+        return bfloat16()
     try:
         return np.dtype(text)
     except TypeError:
@@ -149,3 +186,13 @@ def cast_scalar(value: object, dtype: np.dtype, name: str) -> object:
         if arr.ndim != 0:
             raise TypeError(f"{name} must be a scalar, got {value!r}")
     return cast_array(arr, dtype, name)[()]
+
+
+def dtype_label(dtype: np.dtype) -> str:
+    """A NumPy dtype's name as every backend reports it: ``"str"``, ``"bytes"`` and
+    ``"object"`` for strings (of any width) and objects, else the dtype's name.
+
+    >>> dtype_label(np.dtype("<U2")), dtype_label(np.dtype("int64"))
+    ('str', 'int64')
+    """
+    return {"U": "str", "S": "bytes", "O": "object"}.get(dtype.kind, dtype.name)
