@@ -207,9 +207,18 @@ def _keras(kind: str, eager: bool = False, **fixed: Any):
             out = layer(inputs["x"], mask=inputs["mask"], initial_state=states or None)
         else:
             out = run(inputs["x"], inputs["mask"], *states)
-        return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+        return _numpy(out)
 
     return call
+
+
+def _numpy(out: Any) -> Any:
+    """Keras outputs (one or a list) as NumPy on any backend (torch's may require grad)."""
+    from keras import ops
+
+    if isinstance(out, (list, tuple)):
+        return [ops.convert_to_numpy(o) for o in out]
+    return ops.convert_to_numpy(out)
 
 
 def _keras_auto_mask(kind: str):
@@ -226,7 +235,7 @@ def _keras_auto_mask(kind: str):
         layer.build((None, None, x.shape[2]))
         layer.set_weights([inputs[a] for a in LAYER_ARGS])
         masked = keras.layers.Masking(0.0)(x)
-        return np.asarray(layer(masked, initial_state=list(inputs["initial_state"])))
+        return _numpy(layer(masked, initial_state=list(inputs["initial_state"])))
 
     return call
 
