@@ -13,6 +13,9 @@ import numpy as np
 
 from maskref.api.recurrence import STATES, check_step_result, compute_dtype, gru_gate_order
 
+Arr = np.ndarray
+States = list[np.ndarray]
+
 
 def _shape(a: object) -> tuple:
     return tuple(np.shape(a))
@@ -154,10 +157,6 @@ def _layer(
     )
     back = x.dtype
     return last.astype(back), outputs.astype(back), [s.astype(back) for s in final]
-
-
-Arr = np.ndarray
-States = list[np.ndarray]
 
 
 def simple_rnn(

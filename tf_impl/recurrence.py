@@ -327,7 +327,7 @@ def bidirectional(
 # --- weights -------------------------------------------------------------------------------
 
 
-def _to_torch(kernel, recurrent_kernel, bias, order=None):  # type: ignore[no-untyped-def]
+def _to_torch(kernel, recurrent_kernel, bias, order=None):
     if order is not None:
         kernel = tf.gather(kernel, order, axis=1)
         recurrent_kernel = tf.gather(recurrent_kernel, order, axis=1)
@@ -339,7 +339,7 @@ def _to_torch(kernel, recurrent_kernel, bias, order=None):  # type: ignore[no-un
     return w_ih, w_hh, tf.identity(bias), tf.fill(tf.shape(bias), tf.constant(-0.0, bias.dtype))
 
 
-def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None):  # type: ignore[no-untyped-def]
+def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None):
     kernel, recurrent_kernel = tf.transpose(weight_ih), tf.transpose(weight_hh)
     if order is not None:
         kernel = tf.gather(kernel, order, axis=1)
@@ -355,27 +355,27 @@ def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None):  # type: igno
     return kernel, recurrent_kernel, tf.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
-def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias)
 
 
-def lstm_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def lstm_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-def simple_rnn_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def simple_rnn_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias)
 
 
-def simple_rnn_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def simple_rnn_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-def gru_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def gru_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias, gru_gate_order(recurrent_kernel.shape[0]))
 
 
-def gru_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def gru_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, gru_gate_order(weight_hh.shape[1]))
 
 

@@ -373,27 +373,27 @@ def _to_keras(
     return kernel, recurrent_kernel, torch.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
-def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias)
 
 
-def lstm_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def lstm_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-def simple_rnn_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def simple_rnn_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias)
 
 
-def simple_rnn_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def simple_rnn_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-def gru_weights_keras_to_torch(kernel, recurrent_kernel, bias):  # type: ignore[no-untyped-def]
+def gru_weights_keras_to_torch(kernel, recurrent_kernel, bias):
     return _to_torch(kernel, recurrent_kernel, bias, gru=True)
 
 
-def gru_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):  # type: ignore[no-untyped-def]
+def gru_weights_torch_to_keras(weight_ih, weight_hh, bias_ih, bias_hh):
     return _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, gru=True)
 
 
