@@ -91,8 +91,9 @@ def masked_var(x: Any, mask: Any, axes: Axes, keepdims: bool, ddof: float, empty
 
 def masked_std(x: Any, mask: Any, axes: Axes, keepdims: bool, ddof: float, empty: object) -> Any:
     var, room, out = _variance(x, mask, axes, keepdims, ddof)
-    positive = room & (var > 0)  # sqrt's gradient is infinite at 0: keep it off the graph
-    return _finish(jnp.where(positive, jnp.sqrt(jnp.where(positive, var, 1)), 0), room, empty, out)
+    positive = var > 0  # sqrt's gradient is infinite at 0: keep 0 (and NaN) off its graph
+    std = jnp.where(positive, jnp.sqrt(jnp.where(positive, var, 1)), jnp.where(var == 0, 0, var))
+    return _finish(std, room, empty, out)
 
 
 def _extreme(x: Any, mask: Any, axes: Axes, keepdims: bool, empty: object, largest: bool) -> Any:
