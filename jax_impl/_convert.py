@@ -168,3 +168,8 @@ def device(value: object) -> Any:
 def dense_rows(x: object) -> None:
     """JAX has no ragged array type: always None."""
     return None
+
+
+def cast(x: Any, dtype: str) -> Any:
+    """``x`` as ``dtype`` (a name), narrowed to 32 bits without x64."""
+    return x.astype(canonical(np.dtype(dtype)))

@@ -99,3 +99,8 @@ def dense_rows(x: object) -> None:
     """``x`` padded with 0 when it is the backend's own ragged type; None otherwise (NumPy has
     no ragged type: always None)."""
     return None
+
+
+def cast(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` as ``dtype`` (a name); callers cast only values the dtype holds."""
+    return x.astype(dtype)

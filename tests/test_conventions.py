@@ -191,3 +191,31 @@ def test_the_reference_names_ml_dtypes_when_it_is_missing():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "pip install ml_dtypes" in result.stdout
+
+
+# --- JAX/Flax conventions: nonzero masks and lengths ----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["flax", "maxtext.decoder_segment_ids"])
+def test_nonzero_masks_round_trip(backend, native, name):
+    keep = np.array([[True, True, False], [False, True, True]])
+    written = to_numpy(backend.convert_mask(native(keep), "keep", name))
+    np.testing.assert_array_equal(written, keep.astype(np.float32))
+    assert written.dtype == np.float32
+    back = to_numpy(backend.convert_mask(native(np.array([[2.0, 0.0, -1.0]])), name, "keep"))
+    np.testing.assert_array_equal(back, [[True, False, True]])
+
+
+@pytest.mark.parametrize("which", ["key_value_seq_lengths", "query_seq_lengths"])
+def test_lengths_conventions_are_right_padding_only(backend, native, which):
+    name = f"jax.nn.dot_product_attention.{which}"
+    keep = np.array([[True, True, False], [False, False, False]])
+    lengths = to_numpy(backend.convert_mask(native(keep), "keep", name))
+    np.testing.assert_array_equal(lengths, [2, 0])
+    assert lengths.dtype == np.int32
+    again = to_numpy(backend.convert_mask(native(lengths), name, "keep", seqlen=3))
+    np.testing.assert_array_equal(again, keep)
+    with pytest.raises(ValueError, match="row 1 is not right-padded"):
+        backend.convert_mask(native(np.array([[True, False], [False, True]])), "keep", name)
+    with pytest.raises(ValueError, match="seqlen"):
+        backend.convert_mask(native(keep), "keep", "drop", seqlen=3)

@@ -431,3 +431,8 @@ def dense_rows(x: object) -> tf.Tensor | None:
     if isinstance(x, tf.RaggedTensor):
         return x.to_tensor(default_value=tf.zeros([], x.dtype))
     return None
+
+
+def cast(x: tf.Tensor, dtype: str) -> tf.Tensor:
+    """``x`` as ``dtype`` (a name); callers cast only values the dtype holds."""
+    return tf.cast(x, tf.as_dtype(dtype))

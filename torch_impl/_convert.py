@@ -351,3 +351,8 @@ def dense_rows(x: object) -> torch.Tensor | None:
     if isinstance(x, torch.Tensor) and x.is_nested:
         return x.to_padded_tensor(0)
     return None
+
+
+def cast(x: torch.Tensor, dtype: str) -> torch.Tensor:
+    """``x`` as ``dtype`` (a name); callers cast only values the dtype holds."""
+    return x.to(getattr(torch, dtype))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_scalar
+from .checks import check_numeric, check_scalar
 from .core import Backend, frontend
 from .dtypes import dtype_name as _dtype_name
 from .types import Array, ArrayLike, DTypeLike
@@ -126,22 +126,46 @@ NAMED_CONVENTIONS: dict[str, NamedConvention] = _named(
     ),
     (
         "flax",
-        "keep",
-        "mask broadcastable to (..., num_heads, Lq, Lk)",
-        "True = may attend; flax.linen.make_attention_mask returns float32 1/0 (read it as 'int')",
+        "nonzero",
+        "float32 (B, 1, Lq, Lk), as flax.linen.make_attention_mask returns",
+        "1 = may attend, 0 = masked (read as nonzero = keep); a fully masked row attends "
+        "uniformly (finfo.min fill)",
+    ),
+    (
+        "jax.nn.dot_product_attention.key_value_seq_lengths",
+        "lengths",
+        "(B,) int32 lengths of a (B, S) keep mask",
+        "right padding only: a left-padded row or a hole is a ValueError naming the row",
+    ),
+    (
+        "jax.nn.dot_product_attention.query_seq_lengths",
+        "lengths",
+        "(B,) int32 lengths of a (B, T) keep mask",
+        "right padding only, as key_value_seq_lengths; padded query rows give 0",
+    ),
+    (
+        "maxtext.decoder_segment_ids",
+        "nonzero",
+        "(B, S) int32 segment ids, 0 = padding",
+        "one document per row reads and writes as ids 1/0; several documents: segment_mask",
     ),
 )
+
+#: Conventions of the framework names that are not plain masks of the same shape:
+#: ``nonzero`` (read: ``mask != 0``; written: 1/0, float32 by default) and ``lengths``
+#: (a ``(B, S)`` right-padded keep mask as ``(B,)`` int32 lengths, and back).
+EXTRA_CONVENTIONS = ("nonzero", "lengths")
 
 
 def convention_entry(name: object) -> NamedConvention:
     """The table entry of ``name`` (a convention or a framework argument); an unknown name
     (or anything but a string) is a ``ValueError`` that lists every known one."""
     if isinstance(name, str):
-        if name in CONVENTIONS:
+        if name in CONVENTIONS or name in EXTRA_CONVENTIONS:
             return NamedConvention(name, name, "any", "")
         if name in NAMED_CONVENTIONS:
             return NAMED_CONVENTIONS[name]
-    known = ", ".join(repr(n) for n in CONVENTIONS + tuple(NAMED_CONVENTIONS))
+    known = ", ".join(repr(n) for n in CONVENTIONS + EXTRA_CONVENTIONS + tuple(NAMED_CONVENTIONS))
     raise ValueError(f"mask convention {name!r} is not known; expected one of {known}")
 
 
@@ -266,12 +290,18 @@ def convert_mask(
     *,
     dtype: DTypeLike = None,
     threshold: float = ADDITIVE_THRESHOLD,
+    seqlen: int | None = None,
 ) -> Array:
     """``mask`` read in convention ``source`` and written in convention ``target``.
 
     ``source`` and ``target`` are conventions (``"keep"``, ``"drop"``, ``"int"``,
-    ``"additive"``, ``"additive_min"``) or framework names from
-    :data:`NAMED_CONVENTIONS`. The shape never changes.
+    ``"additive"``, ``"additive_min"``, ``"nonzero"``, ``"lengths"``) or framework
+    names from :data:`NAMED_CONVENTIONS`. The shape never changes, except through
+    ``lengths``: a ``(B, S)`` keep mask written as ``(B,)`` int32 lengths (right
+    padding only: a row with a hole or left padding is a ``ValueError`` naming
+    the row), and lengths read back as a ``(B, seqlen)`` mask (``seqlen``
+    defaults to the longest length). ``nonzero`` reads ``mask != 0`` (any number
+    or bool) and writes 1/0, float32 by default (Flax's masks).
 
     Reading: ``keep``/``drop`` masks must be boolean; ``int`` masks integer or
     float holding only 0 and 1 (anything else is a ``ValueError``: a count or
@@ -298,9 +328,59 @@ def convert_mask(
     dst = convention_entry(target).convention
     mask = B.a.asarray(mask, "mask")
     threshold = check_threshold(threshold)
+    if seqlen is not None and src != "lengths":
+        raise ValueError(f"seqlen={seqlen!r} is only read with source convention 'lengths'")
+    if src in EXTRA_CONVENTIONS or dst in EXTRA_CONVENTIONS:
+        return _convert_extra(B, mask, src, dst, dtype, threshold, seqlen)
     mask_dtype = B.a.dtype_name(mask)
     check_source_dtype(src, mask_dtype)
     wanted = None if dtype is None else _dtype_name(dtype)
     out_dtype = target_dtype_name(dst, wanted, mask_dtype)
     _check_values(B, mask, src)
     return B.k.convert_mask(mask, src, dst, out_dtype, threshold)
+
+
+def _convert_extra(
+    B: Backend, mask: Array, src: str, dst: str, dtype: object, threshold: float, seqlen: object
+) -> Array:
+    """The ``nonzero`` and ``lengths`` conventions, through a keep mask and the front ends."""
+    from .core import FRONTENDS
+
+    convert = FRONTENDS["convert_mask"]
+    if src == "lengths":
+        keep = FRONTENDS["sequence_mask"](B, mask, seqlen)
+    elif src == "nonzero":
+        check_numeric(B.a.dtype_name(mask), "mask")
+        keep = mask != 0
+    else:
+        keep = convert(B, mask, src, "keep", threshold=threshold)
+    if dst == "lengths":
+        return _lengths_of(B, keep, dtype)
+    if dst == "nonzero":
+        return convert(B, keep, "keep", "int", dtype="float32" if dtype is None else dtype)
+    return convert(B, keep, "keep", dst, dtype=dtype)
+
+
+def _lengths_of(B: Backend, keep: Array, dtype: object) -> Array:
+    """``(B,)`` lengths of a right-padded ``(B, S)`` keep mask (int32 by default)."""
+    from .core import FRONTENDS
+
+    shape = B.a.shape_of(keep)
+    if len(shape) != 2:
+        raise ValueError(f"mask must have shape (B, S) to be written as lengths, got {shape}")
+    lengths = FRONTENDS["lengths_from_mask"](B, keep)
+    right = FRONTENDS["sequence_mask"](B, lengths, shape[1])
+
+    def not_right_padded() -> ValueError:
+        bad = np.asarray(B.a.numpy(keep)) != np.asarray(B.a.numpy(right))
+        row = int(np.flatnonzero(bad.any(axis=1))[0])
+        return ValueError(
+            f"mask row {row} is not right-padded (a hole or left padding): lengths assume the "
+            f"valid steps come first"
+        )
+
+    B.require(B.a.all(keep == right), not_right_padded, "mask rows must be right-padded")
+    wanted = "int32" if dtype is None else _dtype_name(dtype)
+    if dtype_kind(wanted) != "i":
+        raise TypeError(f"dtype={wanted} cannot hold lengths: an integer dtype is needed")
+    return B.a.cast(lengths, wanted)
