@@ -23,29 +23,11 @@ import numpy as np
 import tensorflow as tf
 
 from maskref.api.checks import check_mask_dtype, check_mask_shape
-from maskref.api.flow import KERAS_LAYER_KINDS, RULES
+from maskref.api.flow import KERAS_LAYER_KINDS
 from maskref.api.masks import as_mask as _as_mask
 
 from ._backend import BACKEND
 from .pooling import MaskedGlobalAveragePooling1D, MaskedGlobalMaxPooling1D
-
-__all__ = [
-    "KERAS_LAYER_KINDS",
-    "RULES",
-    "ConsumingLayer",
-    "LayerMasks",
-    "MaskExplanation",
-    "MaskSummary",
-    "PropagatingLayer",
-    "TransformingLayer",
-    "concatenate_masks",
-    "explain_masks",
-    "get_mask",
-    "merge_masks",
-    "merge_masks_strict",
-    "merge_values",
-    "set_mask",
-]
 
 try:  # Keras's own reader/writer (it also knows its fallback dict for objects without attributes)
     from keras.src.backend import get_keras_mask as _get_keras_mask

@@ -26,26 +26,6 @@ from . import _fast_ragged
 from ._convert import cast_fill, eager, python_errors
 from .padding import _pad_core, padding_mask
 
-__all__ = [
-    "PackedSequences",
-    "are_distinct",
-    "first_valid",
-    "from_ragged_tensor",
-    "is_inverse_permutation",
-    "last_valid",
-    "lengths_from_row_splits",
-    "pack_sequences",
-    "padded_from_ragged",
-    "positions_from_mask",
-    "ragged_from_padded",
-    "repad",
-    "reverse_sequences",
-    "row_splits_from_lengths",
-    "to_ragged_tensor",
-    "unpack_sequences",
-    "unpad",
-]
-
 
 def _dim(t: tf.Tensor, axis: int) -> int | tf.Tensor:
     """Size of ``axis``: a Python int when static, else an int64 scalar tensor."""

@@ -50,34 +50,9 @@ from torch import nn
 
 import torch_impl as _public  # the public functions (bound at package import)
 from maskref.api.checks import check_flag, check_mask_shape
-from maskref.api.flow import KERAS_LAYER_KINDS, RULES
 from maskref.api.masks import as_mask as _as_mask
 
 from ._backend import BACKEND
-
-__all__ = [
-    "KERAS_LAYER_KINDS",
-    "PER_STEP_MODULES",
-    "RULES",
-    "Add",
-    "Average",
-    "Concatenate",
-    "DropMask",
-    "Embedding",
-    "MaskedModule",
-    "MaskedSequential",
-    "Masking",
-    "Maximum",
-    "Minimum",
-    "Multiply",
-    "PerStep",
-    "Subtract",
-    "call_masked",
-    "concatenate_masks",
-    "merge_masks",
-    "merge_masks_strict",
-    "merge_values",
-]
 
 Mask = torch.Tensor | None
 

@@ -17,8 +17,6 @@ from torch import nn
 
 import torch_impl as _public  # the public functions, read at call time
 
-__all__ = ["MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"]
-
 
 class _MaskedGlobalPooling1D(nn.Module):
     """Pools ``(B, T, D)`` data over ``T`` with a ``(B, T)`` bool mask (None: all valid).

@@ -29,28 +29,6 @@ from maskref.api.ragged import PackedSequences
 from ._convert import SIGNED_TWIN, cast_fill
 from .padding import padding_mask
 
-__all__ = [
-    "PackedSequences",
-    "are_distinct",
-    "first_valid",
-    "from_nested",
-    "from_packed_sequence",
-    "is_inverse_permutation",
-    "last_valid",
-    "lengths_from_row_splits",
-    "pack_sequences",
-    "padded_from_ragged",
-    "positions_from_mask",
-    "ragged_from_padded",
-    "repad",
-    "reverse_sequences",
-    "row_splits_from_lengths",
-    "to_nested",
-    "to_packed_sequence",
-    "unpack_sequences",
-    "unpad",
-]
-
 
 def _bits(x: torch.Tensor) -> torch.Tensor:
     """``x`` viewed as the signed twin of uint16/32/64 (few torch kernels move them)."""

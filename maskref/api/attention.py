@@ -53,23 +53,6 @@ from .masks import as_mask
 from .types import Array, ArrayLike
 from .values import check_lengths
 
-__all__ = [
-    "ALIGNS",
-    "ATTENTION_EMPTY",
-    "aligned_mask_shape",
-    "attention_mask",
-    "attention_shapes",
-    "attention_sizes",
-    "attention_weights",
-    "band_rule",
-    "causal_mask",
-    "document_lengths",
-    "scaled_dot_product_attention",
-    "segment_ids_from_lengths",
-    "segment_mask",
-    "segment_pair",
-]
-
 #: The causal alignments: PyTorch's ``is_causal`` / Keras's ``use_causal_mask``, and the
 #: KV-cache one (``causal_lower_right``).
 ALIGNS = ("top_left", "bottom_right")

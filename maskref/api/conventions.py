@@ -31,15 +31,6 @@ from .core import Backend, frontend
 from .dtypes import dtype_name as _dtype_name
 from .types import Array, ArrayLike, DTypeLike
 
-__all__ = [
-    "ADDITIVE_THRESHOLD",
-    "CONVENTIONS",
-    "NAMED_CONVENTIONS",
-    "NamedConvention",
-    "convert_mask",
-    "mask_convention",
-]
-
 #: The conventions every name resolves to.
 CONVENTIONS = ("keep", "drop", "int", "additive", "additive_min")
 

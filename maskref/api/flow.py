@@ -39,21 +39,6 @@ from .core import Backend, frontend
 from .masks import apply_mask, as_mask, mask_from_value
 from .types import Array, ArrayLike, Scalar
 
-__all__ = [
-    "FLOW_KINDS",
-    "KERAS_LAYER_KINDS",
-    "MERGE_OPS",
-    "RULES",
-    "check_merge_dtype",
-    "concatenate_masks",
-    "flow_mask",
-    "masking_values",
-    "merge_dtype",
-    "merge_masks",
-    "merge_masks_strict",
-    "merge_values",
-]
-
 Mask = Array | None
 
 

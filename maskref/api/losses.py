@@ -55,22 +55,6 @@ from .checks import (
 from .core import Backend, frontend
 from .types import Array, ArrayLike
 
-__all__ = [
-    "EMPTY",
-    "FLOAT_DTYPES",
-    "KERAS_EPSILON",
-    "REDUCTIONS",
-    "TokenMeanState",
-    "accumulated_loss",
-    "check_float_dtype",
-    "cross_entropy_options",
-    "masked_accuracy",
-    "masked_cross_entropy",
-    "masked_loss",
-    "token_mean_class",
-    "work_dtype",
-]
-
 #: The reductions of :func:`masked_loss`, :func:`masked_cross_entropy` and
 #: :func:`accumulated_loss` (which returns one scalar, so not ``"none"``).
 REDUCTIONS = ("token_mean", "keras", "sequence_mean", "sum", "weighted_mean", "none")

@@ -23,16 +23,6 @@ from .core import Backend, frontend
 from .types import Array, ArrayLike, Scalar
 from .values import check_lengths
 
-__all__ = [
-    "apply_mask",
-    "as_mask",
-    "expand_mask",
-    "lengths_from_mask",
-    "mask_from_ids",
-    "mask_from_value",
-    "sequence_mask",
-]
-
 
 def as_mask(B: Backend, mask: object, name: str = "mask", like: object = None) -> Array:
     """``mask`` as the backend's boolean array (on ``like``'s device); any other dtype is a

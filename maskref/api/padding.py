@@ -28,21 +28,6 @@ from .dtypes import dtype_name, resolve_dtype
 from .types import Array, ArrayLike, DTypeLike, Scalar
 from .values import check_at_most, check_lengths
 
-__all__ = [
-    "FRAMEWORK_DTYPES",
-    "as_lengths",
-    "check_padded_size",
-    "holds_strings",
-    "itemsize",
-    "pad_flat",
-    "pad_sequences",
-    "rows_mismatch_error",
-    "strings_error",
-    "target_dtype",
-    "total_error",
-    "unpad_sequences",
-]
-
 #: The dtypes (by name) that every backend pads; the reference also pads strings and objects.
 FRAMEWORK_DTYPES = (
     "bool",

@@ -48,23 +48,6 @@ from .masks import as_mask
 from .types import Array, ArrayLike, Scalar
 from .values import check_lengths
 
-__all__ = [
-    "PackedSequences",
-    "first_valid",
-    "last_valid",
-    "lengths_from_row_splits",
-    "pack_sequences",
-    "padded_from_ragged",
-    "permutations_error",
-    "positions_from_mask",
-    "ragged_from_padded",
-    "repad",
-    "reverse_sequences",
-    "row_splits_from_lengths",
-    "unpack_sequences",
-    "unpad",
-]
-
 #: The most valid steps ``cu_seqlens`` (int32, as fused varlen kernels take it) can count.
 INT32_MAX = 2**31 - 1
 

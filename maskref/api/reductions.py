@@ -52,35 +52,6 @@ from .core import Backend, frontend
 from .masks import as_mask
 from .types import Array, ArrayLike, Axis, Scalar
 
-__all__ = [
-    "LOG_SOFTMAX_EMPTY",
-    "SOFTMAX_EMPTY",
-    "as_data",
-    "check_empty",
-    "count_factor",
-    "float_dtype",
-    "identity_of_max",
-    "masked_all",
-    "masked_any",
-    "masked_argmax",
-    "masked_argmin",
-    "masked_count",
-    "masked_cumsum",
-    "masked_log_softmax",
-    "masked_logsumexp",
-    "masked_max",
-    "masked_mean",
-    "masked_min",
-    "masked_prod",
-    "masked_softmax",
-    "masked_std",
-    "masked_sum",
-    "masked_var",
-    "reduction_args",
-    "sum_dtype",
-    "work_dtype",
-]
-
 #: ``empty`` of :func:`masked_softmax`: what a slice with no valid element gives.
 SOFTMAX_EMPTY = ("zeros", "nan", "uniform")
 #: ``empty`` of :func:`masked_log_softmax`.
