@@ -87,10 +87,18 @@ SHARED: dict[str, tuple[str, ...]] = {
         "simple_rnn_weights_keras_to_torch",
         "simple_rnn_weights_torch_to_keras",
     ),
+    "losses": (
+        "TokenMean",
+        "accumulated_loss",
+        "masked_accuracy",
+        "masked_cross_entropy",
+        "masked_loss",
+    ),
 }
 
 EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
     "reference": {},
+    "jax_impl": {},
     "tf_impl": {
         "flow": (
             "ConsumingLayer",
@@ -106,6 +114,7 @@ EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
         "pooling": ("MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"),
         "ragged": ("from_ragged_tensor", "to_ragged_tensor"),
         "recurrence": ("load_torch_weights",),
+        "losses": ("MaskedAccuracy", "MaskedSparseCategoricalCrossentropy"),
     },
     "torch_impl": {
         "flow": (
@@ -127,6 +136,7 @@ EXTRAS: dict[str, dict[str, tuple[str, ...]]] = {
         "pooling": ("MaskedGlobalAveragePooling1D", "MaskedGlobalMaxPooling1D"),
         "ragged": ("from_nested", "from_packed_sequence", "to_nested", "to_packed_sequence"),
         "recurrence": ("MaskedGRU", "MaskedLSTM", "MaskedRNN", "load_keras_weights"),
+        "losses": ("MaskedCrossEntropyLoss",),
     },
 }
 
