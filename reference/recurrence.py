@@ -26,6 +26,14 @@ def _rows(m: np.ndarray, like: np.ndarray) -> np.ndarray:
     return m.reshape(m.shape + (1,) * (like.ndim - 1))
 
 
+def _start(states: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+    """The previous output before the first step: the first state (Keras's contract: it is
+    the previous output), or zeros when there is none of the output's shape."""
+    if states and np.shape(states[0]) == out.shape:
+        return np.asarray(states[0]).astype(out.dtype)
+    return np.zeros_like(out)
+
+
 def _loop(
     step: Callable,
     x: np.ndarray,
@@ -46,7 +54,7 @@ def _loop(
         out, new = check_step_result(step(x_t, list(states)), len(states), _shape, batch, shapes)
         out = np.asarray(out)
         if prev is None:
-            prev = np.zeros_like(out)
+            prev = _start(states, out)
         mo = _rows(m, out)
         prev = np.where(mo, out, prev)
         outputs.append(np.where(mo, out, np.zeros_like(out)) if zero_output_for_mask else prev)
@@ -54,7 +62,7 @@ def _loop(
     if prev is None:  # no step: learn the output's shape from one call on zeros
         probe = np.zeros((batch,) + x.shape[2:], x.dtype)
         out, _ = check_step_result(step(probe, list(states)), len(states), _shape, batch, shapes)
-        prev = np.zeros_like(np.asarray(out))
+        prev = _start(states, np.asarray(out))
         return prev, np.zeros((batch, 0) + prev.shape[1:], prev.dtype), list(states)
     return prev, np.stack(outputs, axis=1), list(states)
 

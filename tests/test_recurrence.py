@@ -143,16 +143,30 @@ def test_masked_steps_carry_the_output_or_give_zeros():
     np.testing.assert_array_equal(last, carried[:, -1])  # the last valid output either way
 
 
-def test_a_fully_masked_row_outputs_zeros_and_keeps_the_initial_state():
+@pytest.mark.parametrize("backend", installed_backends())
+def test_before_the_first_valid_step_the_output_is_the_initial_h(backend):
+    """Keras's contract (the first state is the previous output): a fully padded row outputs
+    its initial h and keeps its initial states; leading padding outputs h0 (Keras's
+    TensorFlow backend gives 0 there: a recorded divergence)."""
+    from helpers import native
+
+    module = importlib.import_module(backend)
     x, w = batch(), weights("lstm")
     h0 = np.full((5, 4), 0.5, F32)
-    out, h, c = ref.lstm(
-        x, MASK, *w, initial_state=[h0, -h0], return_sequences=True, return_state=True
-    )
-    np.testing.assert_array_equal(out[3], 0)
+    state = [native(backend, h0), native(backend, -h0)]
+    args = [native(backend, a) for a in (x, MASK, *w)]
+    out, h, c = module.lstm(*args, initial_state=state, return_sequences=True, return_state=True)
+    out, h, c = (np.asarray(a) for a in (out, h, c))
+    np.testing.assert_array_equal(out[3], 0.5)
     np.testing.assert_array_equal(h[3], 0.5)
     np.testing.assert_array_equal(c[3], -0.5)
-    np.testing.assert_array_equal(out[1, :2], 0)  # pre-padding: 0, not h0 (Keras TF/torch)
+    np.testing.assert_array_equal(out[1, :2], 0.5)  # pre-padding
+    last = np.asarray(module.lstm(*args, initial_state=state, zero_output_for_mask=True))
+    np.testing.assert_array_equal(last[3], 0.5)
+    zeros = np.asarray(
+        module.lstm(*args, initial_state=state, return_sequences=True, zero_output_for_mask=True)
+    )
+    np.testing.assert_array_equal(zeros[~MASK], 0)
 
 
 def test_rnn_with_a_custom_step_and_no_steps():

@@ -19,21 +19,6 @@ import tensorflow as tf
 from maskref.api._recurrent_port import keras_cells, pair_kind, torch_parameters
 from maskref.api.recurrence import GATES, STATES, check_step_result, compute_dtype, gru_gate_order
 
-__all__ = [
-    "bidirectional",
-    "gru",
-    "gru_weights_keras_to_torch",
-    "gru_weights_torch_to_keras",
-    "load_torch_weights",
-    "lstm",
-    "lstm_weights_keras_to_torch",
-    "lstm_weights_torch_to_keras",
-    "rnn",
-    "simple_rnn",
-    "simple_rnn_weights_keras_to_torch",
-    "simple_rnn_weights_torch_to_keras",
-]
-
 States = list[tf.Tensor]
 
 
@@ -57,6 +42,14 @@ def _stack(array: tf.TensorArray, steps: tf.Tensor, shape: tf.Tensor, dtype: tf.
     return tf.cond(
         steps > 0, lambda: tf.reshape(array.stack(), shape), lambda: tf.zeros(shape, dtype)
     )
+
+
+def _start(states: list, out: tf.Tensor) -> tf.Tensor:
+    """The previous output before the first step: the first state (Keras's contract: it is
+    the previous output), or zeros when there is none of the output's shape."""
+    if states and _shape(states[0]) == _shape(out):
+        return tf.cast(states[0], out.dtype)
+    return tf.zeros_like(out)
 
 
 def rnn(
@@ -105,7 +98,7 @@ def rnn(
     result = tf.while_loop(
         lambda t, *_: t < steps,
         body,
-        (tf.constant(0), outputs, tf.zeros_like(out0), *states),
+        (tf.constant(0), outputs, _start(states, out0), *states),
     )
     shape = tf.concat([[steps], tf.shape(out0)], 0)
     outputs = _time_major(_stack(result[1], steps, shape, out0.dtype))
@@ -199,7 +192,7 @@ def _scan(
     result = tf.while_loop(
         lambda t, *_: t < steps,
         body,
-        (tf.constant(0), outputs, tf.zeros_like(states[0]), *states),
+        (tf.constant(0), outputs, states[0], *states),
         parallel_iterations=32,
         maximum_iterations=steps,
     )

@@ -16,9 +16,9 @@ Gate (:func:`usable`): a built-in cell PyTorch has (LSTM, GRU with
    cuDNN on a GPU, PyTorch's native kernel on the CPU: see
    :func:`_native_cpu_kernel`), both directions in one call for ``bidirectional``;
 4. the outputs go back to their steps: a valid step's own output, at a masked
-   step the last valid output before it (carried; 0 before the first one) or
-   0 (``zero_output_for_mask``), and empty rows get zeros and their initial
-   states back (``torch.where``).
+   step the last valid output before it (carried; the initial h before the
+   first one) or 0 (``zero_output_for_mask``), and empty rows get their
+   initial states back (``torch.where``).
 
 Since every valid step sees exactly the steps before it in processing order,
 this is the rule of :func:`maskref.api.recurrence.rnn`. The backward direction
@@ -150,8 +150,8 @@ def run(
     finals = [f.index_select(1, layout.unsorted_indices) for f in result[1:]]
     # h_n is each row's last output: the last valid one
     lasts = [finals[0][d] for d in range(directions)]
-    if empty is not None:
-        lasts = [torch.where(empty[:, None], torch.zeros_like(last), last) for last in lasts]
+    if empty is not None:  # no valid step: the initial state's output (h0)
+        lasts = [torch.where(empty[:, None], hx[0][d], last) for d, last in enumerate(lasts)]
     outputs = None
     if return_sequences:
         out, zero = result[0], torch.zeros((), dtype=x.dtype, device=x.device)
@@ -163,10 +163,10 @@ def run(
                 outputs = torch.where(mask[:, :, None], outputs, zero)
             if mask is not None and not zero_output_for_mask and directions == 1:
                 outputs = torch.where(mask[:, :, None], outputs, lasts[0][:, None, :])
-        else:  # carried: the output at each step's rank among the valid ones
+        else:  # carried: the output at each step's rank among the valid ones, h0 before
             outputs = board.index_copy(0, layout.packed, out).view(batch, steps, -1)
             outputs = outputs.gather(1, rank.clamp(min=0)[:, :, None].expand(outputs.shape))
-            outputs = torch.where((rank >= 0)[:, :, None], outputs, zero)
+            outputs = torch.where((rank >= 0)[:, :, None], outputs, hx[0][0][:, None, :])
     states = [[f[d] for f in finals] for d in range(directions)]
     if empty is not None:
         for d in range(directions):

@@ -26,24 +26,6 @@ from maskref.api.recurrence import GATES, STATES, check_step_result, compute_dty
 from . import _fast_recurrence as _fast
 from .flow import MaskedModule
 
-__all__ = [
-    "MaskedGRU",
-    "MaskedLSTM",
-    "MaskedRNN",
-    "bidirectional",
-    "gru",
-    "gru_weights_keras_to_torch",
-    "gru_weights_torch_to_keras",
-    "load_keras_weights",
-    "lstm",
-    "lstm_weights_keras_to_torch",
-    "lstm_weights_torch_to_keras",
-    "rnn",
-    "simple_rnn",
-    "simple_rnn_weights_keras_to_torch",
-    "simple_rnn_weights_torch_to_keras",
-]
-
 Tensor = torch.Tensor
 States = list[torch.Tensor]
 
@@ -55,6 +37,14 @@ def _shape(t: object) -> tuple:
 def _rows(m: Tensor, like: Tensor) -> Tensor:
     """A ``(B,)`` mask shaped to broadcast against ``like`` ``(B, ...)``."""
     return m.reshape(m.shape + (1,) * (like.ndim - 1))
+
+
+def _start(states: States, out: Tensor) -> Tensor:
+    """The previous output before the first step: the first state (Keras's contract: it is
+    the previous output), or zeros when there is none of the output's shape."""
+    if states and _shape(states[0]) == _shape(out):
+        return states[0].to(out.dtype)
+    return torch.zeros_like(out)
 
 
 def rnn(
@@ -84,7 +74,7 @@ def rnn(
             outputs.append(out)
             continue
         mo = _rows(m, out)
-        prev = torch.where(mo, out, torch.zeros_like(out) if prev is None else prev)
+        prev = torch.where(mo, out, _start(states, out) if prev is None else prev)
         outputs.append(
             torch.where(mo, out, torch.zeros_like(out)) if zero_output_for_mask else prev
         )
@@ -92,7 +82,7 @@ def rnn(
     if prev is None:  # no step: learn the output's shape from one call on zeros
         probe = x.new_zeros((batch,) + tuple(x.shape[2:]))
         out, _ = check_step_result(step(probe, list(states)), len(states), _shape, batch, shapes)
-        prev = torch.zeros_like(out)
+        prev = _start(states, out)
         return prev, prev.new_zeros((batch, 0) + tuple(prev.shape[1:])), states
     return prev, torch.stack(outputs, dim=1), states
 
@@ -161,7 +151,7 @@ def _loop(
     cell = _cell(kind, units, reset_after)
     steps = x.shape[1]
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
-    prev, outputs = torch.zeros_like(states[0]), []
+    prev, outputs = states[0], []
     for t in order:
         h, new = cell(zx[:, t], states, rk, rb)
         if mask is None:
@@ -509,9 +499,9 @@ _MODULE_DOC = """Keras's masked ``{keras}`` as an ``nn.Module`` with ``{torch}``
     ``keras.layers.Bidirectional`` (concat): its padded outputs are zeros
     whatever ``zero_output_for_mask``. Any mask runs on PyTorch's fused kernel
     over packed rows (post-padding directly; pre-padding and holes after moving
-    the valid steps to the front). A fully padded row is allowed: its output is
-    zeros (the "previous output" before any step, as in Keras), its final state
-    the initial state (zeros by default, so the output equals it).
+    the valid steps to the front). A fully padded row is allowed: its output
+    is its initial state (its ``h``; zeros by default), as the functional form
+    gives.
 
     >>> torch.manual_seed(0) is not None
     True

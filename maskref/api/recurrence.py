@@ -2,10 +2,12 @@
 
 The rule, for every backend (stated in full in :func:`rnn`): at a masked step
 every state keeps its previous value and the output is the previous output
-(zeros before the first step), or zeros with ``zero_output_for_mask=True``;
+(before the first valid step: the initial ``h``, Keras's contract that the
+first state is the previous output), or zeros with ``zero_output_for_mask=True``;
 masked inputs are replaced by 0 with ``where`` before the step, so NaN/inf
 there never reach an output, a state or a gradient. ``return_sequences=False``
-gives the output of the last valid step (zeros for a row with none).
+gives the output of the last valid step (the initial ``h`` for a row with none,
+zeros by default).
 ``go_backwards`` processes the steps last to first and returns the sequence in
 processing order.
 
@@ -27,28 +29,6 @@ from .checks import check_choice, check_data, check_flag, check_min_rank, check_
 from .core import Backend, frontend
 from .masks import as_mask
 from .types import Array, ArrayLike
-
-__all__ = [
-    "GATES",
-    "LAYERS",
-    "MERGE_MODES",
-    "STATES",
-    "bidirectional",
-    "check_step_result",
-    "compute_dtype",
-    "gru",
-    "gru_gate_order",
-    "gru_weights_keras_to_torch",
-    "gru_weights_torch_to_keras",
-    "layer_name",
-    "lstm",
-    "lstm_weights_keras_to_torch",
-    "lstm_weights_torch_to_keras",
-    "rnn",
-    "simple_rnn",
-    "simple_rnn_weights_keras_to_torch",
-    "simple_rnn_weights_torch_to_keras",
-]
 
 #: The built-in layers, their number of gate blocks and of states.
 LAYERS = ("simple_rnn", "lstm", "gru")
@@ -274,8 +254,10 @@ def rnn(
     ``call``: ``x_t`` is one step ``(B, ...)`` of ``x`` ``(B, T, ...)``,
     ``states`` a list of arrays ``(B, ...)`` (``initial_state``; one array is
     read as a one-state list). ``mask`` is ``(B, T)`` boolean (True = valid) or
-    None (every step valid). With ``s = initial_state``, ``prev = 0`` and the
-    steps ``t`` taken in order (``T-1`` down to 0 with ``go_backwards``)::
+    None (every step valid). With ``s = initial_state``, ``prev = s[0]`` (Keras's
+    contract: the first state is the previous output; zeros when there is no
+    state of the output's shape) and the steps ``t`` taken in order (``T-1``
+    down to 0 with ``go_backwards``)::
 
         out, new = step(where(m_t, x_t, 0), s)   # masked inputs never reach step
         prev     = where(m_t, out, prev)          # the last valid output so far
@@ -284,9 +266,12 @@ def rnn(
 
     ``outputs`` stacks ``y_t`` on axis 1 in processing order (reversed with
     ``go_backwards``: not re-aligned, as in Keras); ``last_output = prev`` is
-    the output of the last valid step processed (zeros for a row with none,
-    whatever ``zero_output_for_mask``); ``final_state`` is the list ``s``: the
-    state after the last valid step, ``initial_state`` for a fully masked row.
+    the output of the last valid step processed (``initial_state[0]`` for a row
+    with none, whatever ``zero_output_for_mask``); ``final_state`` is the list
+    ``s``: the state after the last valid step, ``initial_state`` for a fully
+    masked row. Keras's TensorFlow and PyTorch backends start ``prev`` at 0
+    instead (so do cuDNN and PyTorch's packed sequences): the same results when
+    the initial state is 0, the default; its JAX backend starts at ``s[0]``.
     So masked steps, wherever they are (pre, post, holes), are skipped: the
     final state equals a run over the valid steps alone. ``T = 0`` is allowed
     (``step`` is then called once on zeros, to learn its output's shape).

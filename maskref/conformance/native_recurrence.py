@@ -78,15 +78,20 @@ def _inputs(
     bidirectional: bool = False,
     reset_after: bool = True,
     fixed_widths: bool = False,
+    first_valid: bool = False,
     **flags: Any,
 ) -> Inputs:
     """``x``, ``mask``, the weights (``kernel``... or ``forward_weights`` and
     ``backward_weights``), sometimes ``initial_state``; ``flags`` are strategies (or values)
     of keyword options. ``padding``: "nan" (NaN/inf at masked steps) or "zeros".
-    ``fixed_widths``: D = 2 features and 2 units (Keras cases: fewer traces)."""
+    ``fixed_widths``: D = 2 features and 2 units (Keras cases: fewer traces).
+    ``states``: True (sometimes), False or "always"; ``first_valid``: every row's
+    first step is valid."""
     b, t = draw(st.integers(1, 3)), draw(st.integers(1, 4))
     d, units = (2, 2) if fixed_widths else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     mask = np.array(draw(rs.masks((b, t), layout=layout)))
+    if first_valid:
+        mask[:, 0] = True
     if not empty_rows:
         mask[:, 0] |= ~mask.any(axis=1)  # a valid first step where a row had none
         if layout == "pre":
@@ -101,7 +106,7 @@ def _inputs(
     else:
         inputs.update(zip(LAYER_ARGS, _weights(draw, kind, d, units, reset_after)))
     count = STATES[kind] * (2 if bidirectional else 1)
-    if states and draw(st.booleans()):
+    if states == "always" or (states and draw(st.booleans())):
         inputs["initial_state"] = [_uniform(draw, (b, units), 1.0) for _ in range(count)]
     for name, value in flags.items():
         inputs[name] = draw(value) if isinstance(value, st.SearchStrategy) else value
@@ -336,12 +341,41 @@ def _keras_cases() -> list[Case]:
         unroll = dict(unroll=True, go_backwards=True, zero_output_for_mask=True)
         cases += [
             family(
-                domain="mask= post/pre/holes/empty rows, NaN/inf at masked steps, initial_state= "
-                "sometimes; return_sequences, go_backwards (and zero_output_for_mask with "
+                domain="mask= post/pre/holes/empty rows, NaN/inf at masked steps; "
+                "return_sequences, go_backwards (and zero_output_for_mask with "
                 "return_sequences) drawn",
-                inputs=lambda kind=kind: _inputs(kind, **flags).flatmap(_zero_output_drawn),
+                inputs=lambda kind=kind: _inputs(kind, states=False, **flags).flatmap(
+                    _zero_output_drawn
+                ),
                 candidate=_keras(kind, return_state=True),
                 reference=_reference(kind, return_state=True),
+            ),
+            family(
+                domain="initial_state=, every row's first step valid (post/holes), "
+                "return_sequences drawn",
+                inputs=lambda kind=kind: _inputs(
+                    kind,
+                    states="always",
+                    first_valid=True,
+                    return_sequences=st.booleans(),
+                    fixed_widths=True,
+                ),
+                candidate=_keras(kind, return_state=True),
+                reference=_reference(kind, return_state=True),
+            ),
+            family(
+                "previous-output-starts-at-zero",
+                lambda kind=kind: _inputs(kind, states="always", return_sequences=True),
+                {
+                    **_one(kind, [False, True], return_sequences=True),
+                    "initial_state": [np.full((1, 1), 0.5, F32)] * STATES[kind],
+                },
+                "Keras's TensorFlow (and torch) backend starts the carried output at 0, so "
+                "masked steps before a row's first valid step (and a fully masked row) output "
+                "0 whatever initial_state; the reference starts at the initial h (Keras's "
+                "contract: the first state is the previous output), as Keras's JAX backend "
+                "does. With the default zero initial state both agree.",
+                api=f"{api}(initial_state=...)",
             ),
             family(
                 "zero-output-for-mask-zeroes-last-output",
@@ -439,7 +473,7 @@ def _keras_cases() -> list[Case]:
                 inputs=lambda kind=kind: _inputs(
                     kind,
                     bidirectional=True,
-                    states=kind == "lstm",
+                    states=False,
                     return_sequences=st.booleans(),
                     fixed_widths=True,
                 ),
