@@ -150,17 +150,18 @@ def accumulated_loss(
     reduction: str,
     empty: str,
 ) -> np.ndarray:
-    nums, dens = [], []
+    num: np.ndarray | None = None
+    den: np.ndarray | None = None
     for logits, targets, counted in micro_batches:
         loss, weight, keep = _step_losses(
             logits, targets, counted, class_weight, label_smoothing, from_logits
         )
-        num, den = _reduce(loss, weight, keep, reduction)
-        nums.append(num)
-        dens.append(den)
-    dtype = micro_batches[0][0].dtype
-    den = None if reduction == "sum" else np.sum(dens, dtype=dens[0].dtype)
-    return _finish(np.sum(nums, dtype=nums[0].dtype), den, empty, dtype)
+        n, d = _reduce(loss, weight, keep, reduction)
+        num = n if num is None else num + n
+        if d is not None:
+            den = d if den is None else den + d
+    assert num is not None  # micro_batches is not empty
+    return _finish(num, den, empty, micro_batches[0][0].dtype)
 
 
 def token_sums(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

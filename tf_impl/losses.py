@@ -208,10 +208,10 @@ def token_result(
 def _keras_targets(y_true: object, y_pred: tf.Tensor) -> tf.Tensor:
     """Keras's label handling: a trailing axis of size 1 is squeezed; float labels (what
     ``fit`` may hand over) are read as integers."""
-    y_true = tf.convert_to_tensor(y_true)
-    if y_true.shape.rank == y_pred.shape.rank and y_true.shape[-1] == 1:
-        y_true = tf.squeeze(y_true, -1)
-    return y_true if y_true.dtype.is_integer else tf.cast(y_true, tf.int64)
+    labels = tf.convert_to_tensor(y_true)
+    if labels.shape.rank == y_pred.shape.rank and labels.shape[-1] == 1:
+        labels = tf.squeeze(labels, -1)
+    return labels if labels.dtype.is_integer else tf.cast(labels, tf.int64)
 
 
 def _keras_mask(y_pred: tf.Tensor, steps_like: tf.Tensor) -> tf.Tensor:

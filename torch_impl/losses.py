@@ -183,6 +183,7 @@ def accumulated_loss(
         num = n if num is None else num + n.to(num.device)
         if d is not None:
             den = d if den is None else den + d.to(den.device)
+    assert num is not None  # micro_batches is not empty
     return _finish(num, den, empty, micro_batches[0][0].dtype)
 
 
@@ -199,6 +200,7 @@ def token_result(
     target = getattr(torch, dtype)
     if total is None:
         return torch.tensor(0.0 if empty == "zero" else math.nan, dtype=target)
+    assert count is not None
     return _ratio(total, count.to(total.dtype), empty, target)
 
 

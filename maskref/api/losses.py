@@ -206,14 +206,13 @@ def _out_of_range(B: Backend, targets: Array, counted: Array | None, classes: ob
 
 def _batch(
     B: Backend,
-    logits: object,
-    targets: object,
-    mask: object,
+    logits: ArrayLike,
+    targets: ArrayLike,
+    mask: ArrayLike | None,
     ignore_index: int | None,
     shift: bool,
     where: str = "",
-    check_range: bool = True,
-) -> tuple[Array, Array, Array | None, int | None, object]:
+) -> tuple[Array, Array, Array | None, int | None, Any]:
     """Checked ``(logits, targets as int64, counted)`` aligned step by step (after the causal
     shift when ``shift``), the number of classes and the unshifted number of steps (``T``;
     a 0-d tensor when unknown while tracing). ``counted`` is None when every step counts."""
@@ -236,8 +235,7 @@ def _batch(
     if ignore_index is not None:
         keep = targets != ignore_index
         counted = keep if counted is None else counted & keep
-    if check_range:
-        _out_of_range(B, targets, counted, classes if classes is not None else B.a.dim(logits, -1))
+    _out_of_range(B, targets, counted, classes if classes is not None else B.a.dim(logits, -1))
     return logits, targets, counted, classes, steps
 
 

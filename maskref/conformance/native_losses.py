@@ -39,7 +39,7 @@ TF = ("tensorflow",)
 VOCAB, WIDTH, CLASSES = 6, 3, 4
 F32 = np.float32
 _LOGIT = st.floats(-4, 4, width=32, allow_subnormal=False)
-CLOSE = dict(rtol=1e-5, atol=1e-6, check_dtype=False)
+CLOSE: dict[str, Any] = dict(rtol=1e-5, atol=1e-6, check_dtype=False)
 SCCE = "keras.losses.SparseCategoricalCrossentropy"
 COMPILE = f"keras compile(loss={SCCE}(from_logits=True)) on Embedding(mask_zero=True) -> Dense"
 ACCURACY = "keras.metrics.SparseCategoricalAccuracy"
@@ -574,6 +574,7 @@ def _torch_gradient(backend: str):
 
             value = torch_impl.masked_cross_entropy(logits, targets, ignore_index=-100)
         value.backward()
+        assert logits.grad is not None
         return logits.grad.numpy()[inputs["targets"] == -100]
 
     return call

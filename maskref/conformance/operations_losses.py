@@ -51,7 +51,8 @@ _COUNT = rarely(st.integers(1, 3), st.just(0))
 
 @functools.cache
 def _values(dtype: np.dtype, low: float = -4.0, high: float = 4.0) -> st.SearchStrategy[float]:
-    return st.floats(low, high, width=dtype.itemsize * 8, allow_subnormal=False)
+    width = dtype.itemsize * 8
+    return st.floats(low, high, width=width, allow_subnormal=False)  # type: ignore[arg-type]
 
 
 @functools.cache
