@@ -200,7 +200,7 @@ def _empty_rows(result: Any, has: Any, empty: str, n: int, log: bool, dtype: np.
     elif empty == "nan":
         fill = math.nan
     else:  # uniform over every position of the slice, masked or not
-        fill = -math.log(n) if log else (1.0 / n if n else 0.0)
+        fill = (-math.log(n) if n else 0.0) if log else (1.0 / n if n else 0.0)
     return jnp.where(has, result, fill).astype(dtype)
 
 

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("default", max_examples=30, **_common)
-settings.register_profile("ci", max_examples=150, derandomize=True, print_blob=True, **_common)
+settings.register_profile("ci", max_examples=60, derandomize=True, print_blob=True, **_common)
 settings.register_profile("thorough", max_examples=1000, **_common)
 settings.load_profile(
     "ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "default")

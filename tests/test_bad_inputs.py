@@ -20,12 +20,15 @@ import numpy as np
 import pytest
 from conftest import installed_backends
 
+import reference
+
 F32 = np.float32
 X = np.arange(6, dtype=F32).reshape(2, 3)
 M = np.array([[True, True, False], [True, False, False]])
 LEN = np.array([2, 1])
 Q = np.ones((2, 3, 4), F32)  # (B, L, E)
 ATT = np.ones((2, 3, 3), bool)
+PACKED = reference.pack_sequences(X, LEN)
 HUGE = 2**40  # a size whose result cannot fit in memory
 U64 = np.uint64(2**63)
 
@@ -214,7 +217,8 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
         {
             "query_len": sizes(),
             "key_len": sizes(optional=True),
-            "window": sizes(optional=True, beyond_memory=False),
+            # a window wider than int64 is the same band as 2**63 - 1: accepted, clamped
+            "window": [a for a in sizes(optional=True, beyond_memory=False) if a.value is not U64],
             "align": SIDE,
         },
     ),
@@ -224,7 +228,7 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
     ),
     "segment_mask": (dict(query_segment_ids=LEN[None]), {"query_segment_ids": DATA}),
     "segment_ids_from_lengths": (
-        dict(lengths_per_row=[[2, 1]], seqlen=4),
+        dict(lengths_per_row=[[1, 1]], seqlen=4),
         {
             "lengths_per_row": [
                 NONE,
@@ -265,6 +269,13 @@ MATRIX: dict[str, tuple[dict, dict[str, list]]] = {
         {"x": DATA, "lengths": LENGTHS + RANK1, "enforce_sorted": FLAG},
     ),
     "unpad": (dict(x=X, mask=M), {"x": DATA, "mask": MASK}),
+    "unpack_sequences": (
+        dict(packed=PACKED),
+        {
+            "packed": [NONE, Attack("a tuple of 2", (1, 2), ValueError)],
+            "total_length": sizes(optional=True),
+        },
+    ),
     "repad": (
         dict(values=np.arange(3), indices=np.array([0, 1, 3]), batch=2, seqlen=3),
         {"values": DATA, "indices": DATA, "batch": sizes(), "seqlen": sizes()},

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from maskref.api.conventions import ADDITIVE_THRESHOLD, CONVENTIONS, NAMED_CONVENTIONS
+from maskref.api.conventions import (
+    ADDITIVE_THRESHOLD,
+    CONVENTIONS,
+    EXTRA_CONVENTIONS,
+    NAMED_CONVENTIONS,
+)
 
 T, F = True, False
 KEEP = np.array([[T, F, T], [F, F, T]])
@@ -117,7 +122,8 @@ def test_unknown_name_lists_the_known_ones(backend):
         "flax",
     }
     for name, entry in NAMED_CONVENTIONS.items():
-        assert entry.name == name and entry.convention in CONVENTIONS and entry.shape
+        assert entry.name == name and entry.shape
+        assert entry.convention in CONVENTIONS + EXTRA_CONVENTIONS
 
 
 def test_input_is_not_mutated(backend, native):

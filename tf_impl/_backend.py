@@ -49,6 +49,7 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     checked = _convert.python_errors(fn)
 
     @functools.wraps(fn)
+    @tf.autograph.experimental.do_not_convert  # plain TF ops: nothing for AutoGraph to rewrite
     def run(*args: Any, **kwargs: Any) -> Any:
         token = _PENDING.set([])
         try:

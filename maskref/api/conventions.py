@@ -148,16 +148,19 @@ NAMED_CONVENTIONS: dict[str, NamedConvention] = _named(
 EXTRA_CONVENTIONS = ("nonzero", "lengths")
 
 
-def convention_entry(name: object) -> NamedConvention:
+def convention_entry(name: object, arg: str = "name") -> NamedConvention:
     """The table entry of ``name`` (a convention or a framework argument); an unknown name
-    (or anything but a string) is a ``ValueError`` that lists every known one."""
+    (or anything but a string) is a ``ValueError`` naming ``arg`` and listing every known
+    one; None is a ``TypeError``."""
+    if name is None:
+        raise TypeError(f"{arg} must name a mask convention, got None")
     if isinstance(name, str):
         if name in CONVENTIONS or name in EXTRA_CONVENTIONS:
             return NamedConvention(name, name, "any", "")
         if name in NAMED_CONVENTIONS:
             return NAMED_CONVENTIONS[name]
     known = ", ".join(repr(n) for n in CONVENTIONS + EXTRA_CONVENTIONS + tuple(NAMED_CONVENTIONS))
-    raise ValueError(f"mask convention {name!r} is not known; expected one of {known}")
+    raise ValueError(f"{arg}={name!r} is not a known mask convention; expected one of {known}")
 
 
 @frontend
@@ -315,8 +318,8 @@ def convert_mask(
     >>> convert_mask([1, 0], "transformers", "additive")
     array([  0., -inf], dtype=float32)
     """
-    src = convention_entry(source).convention
-    dst = convention_entry(target).convention
+    src = convention_entry(source, "source").convention
+    dst = convention_entry(target, "target").convention
     mask = B.a.asarray(mask, "mask")
     threshold = check_threshold(threshold)
     if seqlen is not None and src != "lengths":
