@@ -155,16 +155,16 @@ def run(
     outputs = None
     if return_sequences:
         out, zero = result[0], torch.zeros((), dtype=x.dtype, device=x.device)
-        board = out.new_zeros(batch * steps, out.shape[1])
+        board = out.new_zeros(batch * steps, out.shape[1])  # filled in place (no copy)
         if rank is None or zero_output_for_mask or directions == 2:
             # each valid step's output at its own step; 0 at masked steps
-            outputs = board.index_copy(0, layout.source, out).view(batch, steps, -1)
+            outputs = board.index_copy_(0, layout.source, out).view(batch, steps, -1)
             if empty is not None:  # the one packed step of an empty row
                 outputs = torch.where(mask[:, :, None], outputs, zero)
             if mask is not None and not zero_output_for_mask and directions == 1:
                 outputs = torch.where(mask[:, :, None], outputs, lasts[0][:, None, :])
         else:  # carried: the output at each step's rank among the valid ones, h0 before
-            outputs = board.index_copy(0, layout.packed, out).view(batch, steps, -1)
+            outputs = board.index_copy_(0, layout.packed, out).view(batch, steps, -1)
             outputs = outputs.gather(1, rank.clamp(min=0)[:, :, None].expand(outputs.shape))
             outputs = torch.where((rank >= 0)[:, :, None], outputs, hx[0][0][:, None, :])
     states = [[f[d] for f in finals] for d in range(directions)]
