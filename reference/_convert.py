@@ -8,6 +8,8 @@ any backend's arrays the same way: ``B.a.asarray``, ``B.a.shape_of``,
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from maskref.api.checks import INT64_MAX, check_data
@@ -26,7 +28,8 @@ def asarray(x: object, name: str, like: object = None) -> np.ndarray:
 
 def shape_of(x: object) -> tuple[int, ...]:
     """The shape of an array, or of what ``np.asarray`` would make of ``x``."""
-    return tuple(np.shape(x))
+    value: Any = x  # any array-like
+    return tuple(np.shape(value))
 
 
 def dtype_name(x: np.ndarray) -> str:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 import reference as _public
@@ -38,7 +40,7 @@ def attention_mask(
     if key_mask is not None:
         keep = keep & key_mask[:, None, :]
     if query_segment_ids is not None:
-        keep = keep & _same_segment(query_segment_ids, key_segment_ids)
+        keep = keep & _same_segment(query_segment_ids, cast(np.ndarray, key_segment_ids))
     return np.array(keep, dtype=bool)
 
 

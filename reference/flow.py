@@ -7,6 +7,7 @@ The tables of kinds (``KERAS_LAYER_KINDS``, ``RULES``) are
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def concatenate_masks(
     masks: list[np.ndarray | None], shapes: list[tuple[int, ...]], axis: int
 ) -> np.ndarray:
     full = [np.ones(s, bool) if m is None else _broadcast(m, s) for m, s in zip(masks, shapes)]
-    return np.concatenate(full, axis=axis).any(axis=-1)
+    return cast(np.ndarray, np.concatenate(full, axis=axis).any(axis=-1))
 
 
 def merge_values(

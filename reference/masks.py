@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from maskref.api.dtypes import cast_scalar
@@ -30,7 +32,7 @@ def _equal(x: np.ndarray, value: object) -> np.ndarray:
 
 
 def mask_from_value(x: np.ndarray, mask_value: object) -> np.ndarray:
-    return ~_equal(x, mask_value).all(axis=-1)
+    return cast(np.ndarray, ~_equal(x, mask_value).all(axis=-1))
 
 
 def mask_from_ids(ids: np.ndarray, pad_id: int) -> np.ndarray:
@@ -44,4 +46,4 @@ def expand_mask(mask: np.ndarray, x: object, shape: tuple[int, ...]) -> np.ndarr
 
 def apply_mask(x: np.ndarray, mask: np.ndarray, fill: object) -> np.ndarray:
     keep = mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
-    return np.where(keep, x, cast_scalar(fill, x.dtype, "fill"))
+    return np.where(keep, x, cast(Any, cast_scalar(fill, x.dtype, "fill")))

@@ -9,6 +9,7 @@ long Python lists take the fused path of :mod:`reference._fast_padding`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def pad_sequences(
     """
     target = _numpy_dtype(dtype)
     if target.kind in "OUS":
-        values, lengths = _read_strings(sequences, target)
+        values, lengths = _read_strings(cast(Any, sequences), target)
         if target.kind in "US" and target.itemsize == 0:
             fill = cast_scalar(value, np.dtype(target.kind), "value")
             target = np.result_type(values.dtype, np.asarray(fill).dtype)
@@ -138,7 +139,7 @@ def pad_sequences(
         fast = _fast_padding.pad_lists(sequences, maxlen, target, padding, truncating, value)
         if fast is not None:
             return fast
-        values, lengths = read_sequences(sequences, target)
+        values, lengths = read_sequences(cast(Any, sequences), target)
     fill = cast_scalar(value, target, "value")
     width = maxlen if maxlen is not None else (int(lengths.max()) if lengths.size else 0)
     check_padded_size(

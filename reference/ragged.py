@@ -6,6 +6,8 @@ Lengths, splits and indices arrive as int64 arrays, already checked.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 import reference as _public  # the public functions (bound at package import)
@@ -151,7 +153,9 @@ def _edge_valid(x: np.ndarray, mask: np.ndarray, empty: object, last: bool) -> n
     has = mask.any(axis=1)
     index = steps - 1 - np.argmax(mask[:, ::-1], axis=1) if last else np.argmax(mask, axis=1)
     picked = np.take_along_axis(x, index.reshape((-1, 1) + (1,) * (x.ndim - 2)), axis=1)[:, 0]
-    return np.where(has.reshape((-1,) + (1,) * (x.ndim - 2)), picked, fill).astype(x.dtype)
+    return np.where(has.reshape((-1,) + (1,) * (x.ndim - 2)), picked, cast(Any, fill)).astype(
+        x.dtype
+    )
 
 
 def last_valid(x: np.ndarray, mask: np.ndarray, empty: object) -> np.ndarray:

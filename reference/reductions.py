@@ -7,6 +7,8 @@ arrives cast to the result dtype.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from maskref.api.dtypes import cast_scalar
@@ -29,7 +31,7 @@ def _broadcast(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def _count(x: np.ndarray, mask: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
     """Valid elements per slice (int64), counted on the small mask."""
     m = _broadcast(x, mask)
-    factor = count_factor(x.shape, mask.ndim, axes)
+    factor = cast(int, count_factor(x.shape, mask.ndim, axes))  # NumPy shapes are all known
     count = np.sum(m, axis=axes, keepdims=True, dtype=np.int64) * factor
     count = np.broadcast_to(count, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
     return count if keepdims else count.reshape([n for i, n in enumerate(x.shape) if i not in axes])
@@ -38,9 +40,9 @@ def _count(x: np.ndarray, mask: np.ndarray, axes: Axes, keepdims: bool) -> np.nd
 def _finish(result: object, has_valid: np.ndarray, empty: object, dtype: object) -> np.ndarray:
     """``result`` in ``dtype``, with ``empty`` (cast by the lossless rule, checked even
     when every slice has a valid element) where a slice had no valid element."""
-    dtype = np.dtype(dtype)
-    fill = cast_scalar(empty, dtype, "empty")
-    return np.where(has_valid, np.asarray(result).astype(dtype), fill).astype(dtype)
+    target = np.dtype(cast(Any, dtype))
+    fill: Any = cast_scalar(empty, target, "empty")
+    return np.where(has_valid, np.asarray(result).astype(target), fill).astype(target)
 
 
 def masked_sum(x: np.ndarray, mask: np.ndarray, axes: Axes, keepdims: bool, empty: object):

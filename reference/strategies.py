@@ -17,6 +17,8 @@ Requires ``hypothesis`` (a dependency of maskref, not of the NumPy rules).
 
 from __future__ import annotations
 
+from typing import Literal, cast
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -66,7 +68,7 @@ def elements(dtype: np.dtype, *, finite: bool = True) -> st.SearchStrategy:
         return st.one_of(
             st.integers(max(info.min, -9), min(info.max, 9)), st.sampled_from([info.min, info.max])
         )
-    width = dtype.itemsize * 8
+    width = cast("Literal[16, 32, 64]", dtype.itemsize * 8)
     return st.floats(
         width=width, allow_nan=not finite, allow_infinity=not finite, allow_subnormal=False
     )
@@ -230,7 +232,9 @@ def attention_batches(
         batch += (draw(st.integers(1, max_heads)),)
     lq, lk = draw(st.integers(0, max_len)), draw(st.integers(0, max_len))
     embed, embed_v = draw(st.integers(0, max_embed)), draw(st.integers(0, max_embed))
-    values = st.floats(-2, 2, width=dtype.itemsize * 8, allow_subnormal=False)
+    values = st.floats(
+        -2, 2, width=cast("Literal[16, 32, 64]", dtype.itemsize * 8), allow_subnormal=False
+    )
     query = draw(hnp.arrays(dtype, batch + (lq, embed), elements=values))
     key = draw(hnp.arrays(dtype, batch + (lk, embed), elements=values))
     value = draw(hnp.arrays(dtype, batch + (lk, embed_v), elements=values))
@@ -239,14 +243,15 @@ def attention_batches(
     align = draw(st.sampled_from(ALIGNS))
     window = draw(st.none() | st.integers(1, 3)) if draw(st.integers(0, 3)) == 0 else None
     if plant and query.size + key.size + value.size:
-        full = np.ones(batch + (lq, lk), bool)
+        full: np.ndarray = np.ones(batch + (lq, lk), bool)
         if mask is not None:
             full = full & mask.reshape(aligned_mask_shape(mask.shape, full.shape))
         if causal or window is not None:
             full = full & band_rule(lq, lk, causal, align, window)
         poison = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-        query = np.where(full.any(-1)[..., None], query, poison).astype(dtype)
-        unseen = ~full.any(-2)[..., None]
+        seen = cast(np.ndarray, full.any(-1))  # full is at least 2-d
+        query = np.where(seen[..., None], query, poison).astype(dtype)
+        unseen = ~cast(np.ndarray, full.any(-2))[..., None]
         key = np.where(unseen, poison, key).astype(dtype)
         value = np.where(unseen, poison, value).astype(dtype)
     return dict(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import tensorflow as tf
@@ -168,7 +168,7 @@ def np_dtype(dtype: tf.DType) -> np.dtype:
     return np.dtype(dtype.as_numpy_dtype)
 
 
-def _dtype_label(dtype: tf.DType) -> object:
+def _dtype_label(dtype: tf.DType) -> np.dtype | str:
     """How the reference's messages print a dtype (``int32``, ``float16``, ...)."""
     try:
         return np_dtype(dtype)
@@ -313,7 +313,8 @@ def shape_of(x: object) -> tuple[int | None, ...]:
         return static_shape(tf.convert_to_tensor(x), "x")
     if isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
         raise TypeError(f"x must be a dense tensor, array or list, got a {type(x).__name__}")
-    return tuple(np.shape(x))
+    value: Any = x  # any array-like
+    return tuple(np.shape(value))
 
 
 def dtype_name(x: tf.Tensor) -> str:
@@ -355,13 +356,13 @@ def check_maxlen(maxlen: object, name: str = "maxlen") -> int | tf.Tensor | None
             return _check_maxlen(int(maxlen), name)
         from ._backend import require as hook
 
-        maxlen = tf.cast(maxlen, tf.int64)
+        symbolic = tf.cast(maxlen, tf.int64)
         hook(
-            maxlen >= 0,
+            symbolic >= 0,
             lambda: ValueError(f"{name} must be non-negative"),
             f"{name} must be non-negative",
         )
-        return maxlen
+        return symbolic
     return _check_maxlen(maxlen, name)
 
 

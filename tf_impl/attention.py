@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+from typing import TypeAlias
 
 import numpy as np
 import tensorflow as tf
@@ -25,7 +26,9 @@ from maskref.api.attention import band_rule
 
 from ._convert import eager
 
-Size = int | tf.Tensor  # a static size, or an int64 scalar tensor when unknown at trace time
+Size: TypeAlias = (
+    int | tf.Tensor
+)  # a static size, or an int64 scalar tensor when unknown at trace time
 
 
 def _arange(n: Size) -> tf.Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any, cast
 
 import keras
 import numpy as np
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover - another Keras 3 layout: the attribute 
             if hasattr(x, "_keras_mask"):
                 del x._keras_mask
         else:
-            x._keras_mask = mask
+            cast(Any, x)._keras_mask = mask
 
 
 def _fold(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], xs: list[tf.Tensor]) -> tf.Tensor:
@@ -193,8 +194,10 @@ def set_mask(tensor: object, mask: object) -> object:
     if mask is not None:
         if not isinstance(mask, keras.KerasTensor):
             mask = _as_mask(BACKEND, mask)
-        check_mask_dtype(tf.as_dtype(mask.dtype).name)
-        check_mask_shape(tuple(mask.shape), tuple(tensor.shape), "mask", "tensor")
+        check_mask_dtype(tf.as_dtype(cast(Any, mask).dtype).name)
+        check_mask_shape(
+            tuple(cast(Any, mask).shape), tuple(cast(Any, tensor).shape), "mask", "tensor"
+        )
     _set_keras_mask(tensor, mask)
     return tensor
 
@@ -418,7 +421,7 @@ def _record(op: object, mask_in: object, outputs: object, explicit: bool) -> Lay
     flag = None
     if _has_mask(mask_in) and not _has_mask(mask_out) and kind != "consume":
         layer = isinstance(op, keras.layers.Layer)
-        flag = "destroyed" if layer and not op.supports_masking else "dropped"
+        flag = "destroyed" if layer and not cast(Any, op).supports_masking else "dropped"
     name = getattr(op, "name", type(op).__name__)
     return LayerMasks(name, type(op).__name__, kind, mask_in, mask_out, flag, explicit)
 
@@ -451,7 +454,7 @@ def explain_masks(model: keras.Model, inputs: object) -> MaskExplanation:
 
     def call(op: object, *args: object, **kwargs: object) -> object:
         received = _summary(_received(args, kwargs))  # before: MultiHeadAttention clears them
-        outputs = op(*args, **kwargs)
+        outputs = cast(Any, op)(*args, **kwargs)
         if isinstance(op, keras.layers.Layer) or _has_mask(received):
             explicit = kwargs.get("mask") is not None
             records.append(_record(op, received, outputs, explicit))

@@ -7,6 +7,7 @@ tracing are read from the tensors' dynamic shapes.
 from __future__ import annotations
 
 import warnings
+from typing import Any, cast
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +39,7 @@ def _is_nan(value: object) -> bool:
     """The reference's test for ``mask_value=NaN`` (Python, NumPy or eager scalars)."""
     if isinstance(value, float) and np.isnan(value):
         return True
-    return bool(np.ndim(value) == 0 and np.isnan(np.asarray(value, dtype=float)))
+    return bool(np.ndim(cast(Any, value)) == 0 and np.isnan(np.asarray(value, dtype=float)))
 
 
 def _nan_differs(x: tf.Tensor) -> tf.Tensor:
@@ -58,7 +59,7 @@ def _not_equal(x: tf.Tensor, value: object) -> tf.Tensor:
     weak = type(value) in (bool, int, float)
     try:
         if weak:
-            target = np.result_type(np_dtype(x.dtype), value)
+            target = np.result_type(np_dtype(x.dtype), cast(Any, value))
         else:
             value = np.asarray(value)
             target = np.result_type(np_dtype(x.dtype), value.dtype)

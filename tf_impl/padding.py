@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import tensorflow as tf
@@ -42,11 +43,11 @@ def padding_mask(kept: object, maxlen: int | tf.Tensor, padding: str) -> tf.Tens
     first (``padding="post"``) or last (``"pre"``). ``maxlen`` may be a scalar
     tensor (graph mode).
     """
-    kept = tf.cast(as_tensor(kept, "kept"), tf.int64)
+    counts = tf.cast(as_tensor(kept, "kept"), tf.int64)
     steps = tf.range(tf.cast(maxlen, tf.int64), dtype=tf.int64)
     if padding == "post":
-        return steps < kept[:, None]
-    return steps >= (tf.cast(maxlen, tf.int64) - kept)[:, None]
+        return steps < counts[:, None]
+    return steps >= (tf.cast(maxlen, tf.int64) - counts)[:, None]
 
 
 def _longest(lengths: tf.Tensor) -> int | tf.Tensor:
@@ -300,7 +301,7 @@ def pad_sequences(
         if isinstance(maxlen, tf.Tensor):
             raise TypeError("a tensor maxlen needs tensor sequences (a RaggedTensor or tensors)")
         read_as = np.dtype(np.float64) if dtype == "bfloat16" else np.dtype(dtype)
-        values, lengths = read_sequences(sequences, read_as)
+        values, lengths = read_sequences(cast(Any, sequences), read_as)
         flat, lengths = tf.constant(values), tf.constant(lengths)
     else:
         flat, lengths = batch

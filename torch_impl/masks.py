@@ -7,6 +7,7 @@ Python scalar is weakly typed), as the reference computes them.
 from __future__ import annotations
 
 import numbers
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ def _comparison(dtype: str, value: object) -> tuple[str, str, object]:
     A pure function of constants, evaluated while tracing by torch.compile.
     """
     if (isinstance(value, float) and np.isnan(value)) or (
-        np.ndim(value) == 0 and np.isnan(np.asarray(value, dtype=float))
+        np.ndim(cast(Any, value)) == 0 and np.isnan(np.asarray(value, dtype=float))
     ):
         return "nan", "", None
     torch_dtype = getattr(torch, dtype)
@@ -62,7 +63,7 @@ def _comparison(dtype: str, value: object) -> tuple[str, str, object]:
     np_dtype = numpy_dtype(torch_dtype)
     if np_dtype is None:  # bfloat16: compare in torch
         return "ne", dtype, np.asarray(value).item()
-    common = np.result_type(np_dtype, value)
+    common = np.result_type(np_dtype, cast(Any, value))
     with np.errstate(over="ignore"):
         v = np.asarray(value).astype(common).item()
     return "ne", dtype_name(to_torch(np.zeros(0, common), "mask_value")), v

@@ -36,6 +36,7 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from typing import Any, cast
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def _exact_integer(value: object, kind: str, dtype: np.dtype) -> int:
     """``value`` (of ``kind``) as a Python int that ``dtype`` (an integer or bool dtype) holds."""
     why = "only 0 and 1 are booleans" if dtype.kind == "b" else "it is not an integer in range"
     if kind == "c":
-        number = complex(value)  # type: ignore[arg-type]
+        number = complex(cast(Any, value))
         if number.imag != 0:
             raise lossy_cast_error("sequences", _item(value), dtype, "it has an imaginary part")
         value, kind = number.real, "f"
@@ -443,10 +444,11 @@ def read_sequences(sequences: Iterable, dtype: np.dtype) -> tuple[np.ndarray, np
     if rows and kinds == {np.ndarray}:
         dtypes = {r.dtype for r in rows}
         if len(dtypes) == 1 and dtypes.pop().kind in "biuf":
+            joined: np.ndarray | None
             try:
-                flat = np.concatenate(rows)
+                joined = np.concatenate(rows)
             except ValueError:
-                flat = None  # unequal step shapes: the per-row path names the culprit
-            if flat is not None:
-                return cast_array(flat, dtype, "sequences"), lengths
+                joined = None  # unequal step shapes: the per-row path names the culprit
+            if joined is not None:
+                return cast_array(joined, dtype, "sequences"), lengths
     return _by_rows(rows, dtype), lengths

@@ -33,6 +33,7 @@ that would not fit in memory is refused before anything is allocated
 from __future__ import annotations
 
 import math
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -59,7 +60,7 @@ ALIGNS = ("top_left", "bottom_right")
 #: What a query row with no visible key returns.
 ATTENTION_EMPTY = ("zeros", "nan", "mean")
 
-Size = object  # a static size (int), or a backend scalar while tracing (tf.function)
+Size: TypeAlias = Any  # a static size (int), or a backend scalar while tracing (tf.function)
 
 
 # --- arguments -------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ def attention_sizes(
             continue
         dynamic = [v if p is None else B.a.dim(p, 0 if axis == "batch" else 1) for _, v, p in seen]
         dynamic = [v for v in dynamic if not isinstance(v, int)]
+        size: Size
         if known:
             size = known.pop()
             names[axis] = next(n for n, v, _ in seen if v == size)
@@ -558,7 +560,7 @@ def _attention_inputs(
     empty: object,
     align: object,
     window: object,
-) -> tuple[list[Array], Array | None, bool, object, int | None, tuple]:
+) -> tuple[list[Array], Array | None, bool, Any, int | None, tuple]:
     """The validated inputs of attention: the tensors, the mask with the scores' rank (None:
     no mask), ``causal``, the scale, the window and the scores' shape."""
     causal = check_flag(causal, "causal")

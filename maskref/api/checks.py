@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import Any, cast
 
 PADDING_SIDES = ("pre", "post")
 
@@ -45,16 +46,16 @@ def check_maxlen(maxlen: object, name: str = "maxlen") -> int | None:
             and tuple(maxlen.shape) == ()
             and _is_integer_dtype_name(dtype_name)
         ):
-            maxlen = int(maxlen)
+            maxlen = int(cast(Any, maxlen))
         else:
             raise TypeError(
                 f"{name} must be None or a non-negative int, got {maxlen!r} "
                 f"of type {type(maxlen).__name__}"
             )
-    maxlen = int(maxlen)
-    if maxlen < 0:
-        raise ValueError(f"{name} must be non-negative, got {maxlen}")
-    return maxlen
+    value = int(cast(Any, maxlen))
+    if value < 0:
+        raise ValueError(f"{name} must be non-negative, got {value}")
+    return value
 
 
 def _is_integer_dtype_name(name: str) -> bool:

@@ -21,6 +21,8 @@ Anything else raises ``ValueError`` naming the argument and the offending value.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 #: dtype names every backend accepts for numeric data.
@@ -83,7 +85,7 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
     if dtype is object or dtype == "object":
         return np.dtype(object)
     try:
-        return np.dtype(dtype)
+        return np.dtype(cast(Any, dtype))
     except TypeError:
         pass
     text = _dtype_text(dtype)
@@ -95,7 +97,7 @@ def resolve_dtype(dtype: object, name: str = "dtype") -> np.dtype:
         raise TypeError(f"{name}={dtype!r} is not a dtype maskref understands") from None
 
 
-def lossy_cast_error(name: str, value: object, dtype: np.dtype, why: str) -> ValueError:
+def lossy_cast_error(name: str, value: object, dtype: np.dtype | str, why: str) -> ValueError:
     return ValueError(f"{name}: {value!r} cannot be cast to {dtype} without loss: {why}")
 
 

@@ -24,7 +24,7 @@ anything is allocated (``ValueError`` naming the argument and the bytes).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -151,7 +151,7 @@ def _at_most_steps(B: Backend, lengths: Array, steps: object) -> None:
     longest = B.a.longest(lengths)
     B.require(
         longest <= steps,
-        lambda: lengths_exceed_error(int(steps)),
+        lambda: lengths_exceed_error(int(cast(Any, steps))),
         "lengths must be at most the padded length",
     )
 
@@ -479,7 +479,8 @@ def unpack_sequences(
 def _check_batch_sizes(B: Backend, sizes: Array, rows: object, n: object) -> None:
     def shape_error() -> ValueError:
         return ValueError(
-            f"batch_sizes must be positive, non-increasing and at most the {int(rows)} rows, "
+            "batch_sizes must be positive, non-increasing and at most the "
+            f"{int(cast(Any, rows))} rows, "
             f"got {B.a.numpy(sizes).tolist()}"
         )
 
@@ -494,7 +495,7 @@ def _check_batch_sizes(B: Backend, sizes: Array, rows: object, n: object) -> Non
     B.require(
         total == n,
         lambda: ValueError(
-            f"batch_sizes sum to {int(B.a.numpy(total))} but data has {int(n)} steps"
+            f"batch_sizes sum to {int(B.a.numpy(total))} but data has {int(cast(Any, n))} steps"
         ),
         "batch_sizes must sum to the number of steps in data",
     )
