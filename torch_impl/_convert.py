@@ -9,6 +9,7 @@ stays with :mod:`reference._checks`, so error classes and messages match.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import numpy as np
@@ -163,7 +164,7 @@ def cast_tensor(t: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
             return _round_once(t, dtype)
         return t.to(dtype)  # rounding is the documented, accepted loss
     if src in SIGNED_TWIN or dtype in SIGNED_TWIN:  # few torch kernels: check in NumPy
-        arr = ref_dtypes.cast_array(numpy_of(t), numpy_dtype(dtype), name)
+        arr = ref_dtypes.cast_array(numpy_of(t), typing.cast(np.dtype, numpy_dtype(dtype)), name)
         return to_torch(arr, name, t.device).to(dtype)
     if dtype == torch.bool:
         _raise_first(t, (t != 0) & (t != 1), name, dtype, "only 0 and 1 are booleans")
@@ -221,12 +222,13 @@ def cast_fill(value: object, dtype: torch.dtype, name: str) -> bool | int | floa
 def _cast_fill(value: object, dtype: str, name: str) -> bool | int | float | complex:
     # A pure function of constants: torch.compile evaluates it while tracing
     # (NumPy and all), so a constant fill costs no graph break.
-    np_dtype = numpy_dtype(getattr(torch, dtype, None))
+    torch_dtype: Any = getattr(torch, dtype, None)
+    np_dtype = numpy_dtype(torch_dtype)
     if np_dtype is None:
-        np_dtype = _NP_PROXY.get(getattr(torch, dtype, None))
+        np_dtype = _NP_PROXY.get(torch_dtype)
         if np_dtype is None:
             raise TypeError(f"{name} cannot be cast to {dtype}: maskref does not handle it")
-    return ref_dtypes.cast_scalar(value, np_dtype, name).item()
+    return typing.cast(Any, ref_dtypes.cast_scalar(value, np_dtype, name)).item()
 
 
 def numpy_of(t: torch.Tensor) -> np.ndarray:
@@ -245,7 +247,7 @@ def scalar_value(value: Any) -> Any:
 # --- the adapter every backend supplies to the front ends (maskref.api) ----------------------
 
 
-def asarray(x: object, name: str, like: object = None) -> torch.Tensor:
+def asarray(x: object, name: str, like: object = None) -> torch.Tensor | np.ndarray:
     """``x`` as a tensor (:func:`to_torch`); ``None`` is a ``TypeError`` naming ``name``.
 
     ``like``: a tensor (or a device) whose device a non-tensor ``x`` is put on; a tensor
@@ -267,7 +269,7 @@ def asarray(x: object, name: str, like: object = None) -> torch.Tensor:
 
 def shape_of(x: object) -> tuple[int, ...]:
     """The shape of a tensor, or of what ``np.asarray`` would make of ``x``."""
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(np.shape(x))
+    return tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(np.shape(typing.cast(Any, x)))
 
 
 def all(x: torch.Tensor) -> bool:

@@ -20,6 +20,7 @@ the output, as for ``torch.nn.utils.rnn.pad_sequence``:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -119,7 +120,7 @@ def _row_loop(
     target = numpy_dtype(dtype)
     arrays = [_numpy_view(r) for r in rows] if target is not None else [None]
     if all(a is not None for a in arrays):
-        checked = [_checked_numpy(a, target) for a in arrays]
+        checked = [_checked_numpy(cast(np.ndarray, a), cast(np.dtype, target)) for a in arrays]
         out = np.full(shape, fill, dtype=target)
         for i, (a, n) in enumerate(zip(checked, lengths)):
             src, dst = _slices(n, width, padding, truncating)
@@ -128,7 +129,7 @@ def _row_loop(
     if dtype in SIGNED_TWIN:
         return None
     checked_rows = [_checked(r, dtype) for r in rows]
-    result = torch.full(shape, fill, dtype=dtype, device=rows[0].device)
+    result = torch.full(shape, cast(Any, fill), dtype=dtype, device=rows[0].device)
     for i, (r, n) in enumerate(zip(checked_rows, lengths)):
         src, dst = _slices(n, width, padding, truncating)
         result[i, dst].copy_(r[src])
@@ -163,7 +164,8 @@ def pad_tensors(
             ]
         side = "left" if padding == "pre" else "right"
         try:
-            return pad_sequence(views, batch_first=True, padding_value=fill, padding_side=side)
+            # torch's stub wants a list and a float; any sequence and scalar work
+            return pad_sequence(views, batch_first=True, padding_value=fill, padding_side=side)  # type: ignore[arg-type]
         except RuntimeError:
             return None  # devices or step shapes differ: the general path says which
     if sum(lengths) < LONG_ROWS * len(rows):

@@ -18,6 +18,7 @@ in :mod:`torch_impl._fast_attention`.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +112,9 @@ def attention_mask(
     if key_mask is not None:
         keep = keep & key_mask.to(device)[:, None, :]
     if query_segment_ids is not None:
-        keep = keep & _same_segment(query_segment_ids.to(device), key_segment_ids)
+        keep = keep & _same_segment(
+            query_segment_ids.to(device), cast(torch.Tensor, key_segment_ids)
+        )
     return keep.contiguous()
 
 
@@ -235,6 +238,7 @@ def _masked_weights(
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale
     if m is None:
         return torch.softmax(scores, dim=-1)
+    has_key = cast(torch.Tensor, has_key)  # given whenever m is
     neg_inf = torch.tensor(-math.inf, dtype=scores.dtype, device=scores.device)
     xs = torch.where(m, scores, neg_inf)
     if scores.shape[-1] == 0:

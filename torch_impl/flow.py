@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
@@ -123,7 +123,7 @@ def merge_values(
     if op == "subtract":
         values = tensors[0] - tensors[1]
     else:
-        values = functools.reduce(_FOLDS[op], tensors[1:], tensors[0].clone())
+        values = functools.reduce(cast(Any, _FOLDS[op]), tensors[1:], tensors[0].clone())
         if op == "average":
             values = values / len(tensors)
     if op in ("add", "subtract", "average") or all(m is None for m in masks):
@@ -219,7 +219,7 @@ def _is_per_step(module: nn.Module, x: torch.Tensor) -> bool:
     if cls in PER_STEP_MODULES:
         return True
     if cls is nn.LayerNorm:
-        return len(module.normalized_shape) == 1
+        return len(cast(nn.LayerNorm, module).normalized_shape) == 1
     if cls in _LAST_DIM_MODULES:
         return module.dim is not None and module.dim in (-1, x.ndim - 1)
     return False
@@ -241,7 +241,7 @@ _TAKES_MASK: dict[type, bool] = {}
 def _forward_takes_mask(cls: type) -> bool:
     """Whether ``cls.forward`` has a ``mask`` parameter (or ``**kwargs``); cached per class."""
     if cls not in _TAKES_MASK:
-        params = inspect.signature(cls.forward).parameters.values()
+        params = inspect.signature(cast(Any, cls).forward).parameters.values()
         _TAKES_MASK[cls] = any(p.name == "mask" or p.kind is p.VAR_KEYWORD for p in params)
     return _TAKES_MASK[cls]
 
@@ -293,9 +293,9 @@ def call_masked(module: nn.Module, x: object, mask: Mask) -> tuple[object, Mask]
         return x, mask
     if mask is None:
         return module(x), None
-    if not _is_per_step(module, x):
+    if not _is_per_step(module, cast(torch.Tensor, x)):
         raise _undeclared(module)
-    _check_step_mask(mask, x, type(module).__name__)
+    _check_step_mask(mask, cast(torch.Tensor, x), type(module).__name__)
     return module(x), mask
 
 
@@ -413,13 +413,14 @@ class Embedding(nn.Embedding):
     def __init__(
         self, num_embeddings: int, embedding_dim: int, mask_zero: bool = False, **kwargs: object
     ) -> None:
-        super().__init__(num_embeddings, embedding_dim, **kwargs)
+        super().__init__(num_embeddings, embedding_dim, **cast(dict[str, Any], kwargs))
         self.mask_zero = check_flag(mask_zero, "mask_zero")
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_zero={self.mask_zero}"
 
-    def forward(self, input: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, Mask]:
+    # returns (values, mask), unlike nn.Embedding.forward: the masked-layer protocol
+    def forward(self, input: torch.Tensor, mask: Mask = None) -> tuple[torch.Tensor, Mask]:  # type: ignore[override]
         """``(embeddings, ids != 0)`` (mask None unless ``mask_zero``)."""
         out = super().forward(input)
         return out, _public.mask_from_ids(input) if self.mask_zero else None
@@ -428,7 +429,7 @@ class Embedding(nn.Embedding):
 # --- merges -------------------------------------------------------------------------------
 
 
-def _merge_masks_arg(masks: Sequence[object] | None, n: int) -> list[object]:
+def _merge_masks_arg(masks: Sequence[object] | None, n: int) -> Sequence[Any]:
     if masks is None:
         return [None] * n
     if isinstance(masks, (list, tuple)) and len(masks) != n:

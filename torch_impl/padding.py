@@ -11,6 +11,8 @@ Python lists and NumPy arrays are read by
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import torch
 
@@ -74,7 +76,11 @@ def _pad_flat(
     """
     twin = SIGNED_TWIN.get(values.dtype)
     if twin is not None:  # no masked_scatter for uint16/32/64: move the same bits as int
-        bits = np.array(fill, dtype=numpy_dtype(values.dtype)).view(numpy_dtype(twin)).item()
+        bits = (
+            np.array(fill, dtype=numpy_dtype(values.dtype))
+            .view(cast(np.dtype, numpy_dtype(twin)))
+            .item()
+        )
         out = _pad_flat(values.view(twin), lengths, maxlen, padding, truncating, bits)
         return out.view(values.dtype)
     batch, total, inner = lengths.shape[0], values.shape[0], tuple(values.shape[1:])
@@ -168,12 +174,12 @@ def _from_tensor(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, tor
     if x.is_nested:
         if x.layout != torch.jagged or getattr(x, "_ragged_idx", 1) != 1:
             return _concat_tensors(list(x.unbind()), dtype)
-        if x.lengths() is not None:
+        if x.lengths() is not None:  # type: ignore[attr-defined]  # nested-tensor method missing from torch's stubs
             raise ValueError(
                 "sequences is a nested tensor with holes (lengths() is not None); "
                 "make it contiguous first (e.g. with .contiguous())"
             )
-        offsets = x.offsets()
+        offsets = x.offsets()  # type: ignore[attr-defined]  # nested-tensor method missing from torch's stubs
         lengths = torch.diff(offsets).to(torch.int64)
         start, stop = (int(o) for o in offsets[[0, -1]])
         return x.values()[start:stop], lengths
@@ -200,7 +206,7 @@ def _read(sequences: object, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Te
     read_as = numpy_dtype(dtype)
     if read_as is None:  # bfloat16: read as float64, rounded once by the cast
         read_as = np.dtype(np.complex128 if dtype.is_complex else np.float64)
-    values, lengths = read_sequences(sequences, read_as)
+    values, lengths = read_sequences(cast(Any, sequences), read_as)
     return to_torch(values, "sequences", device), to_torch(lengths, "lengths", device)
 
 

@@ -396,7 +396,7 @@ def to_nested(x: object, mask: object) -> torch.Tensor:
 
 def _jagged_parts(nt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(values, row_splits)`` of a jagged tensor, rows compacted when it has holes."""
-    values, offsets, lengths = nt.values(), nt.offsets(), nt.lengths()
+    values, offsets, lengths = nt.values(), nt.offsets(), nt.lengths()  # type: ignore[attr-defined]  # nested-tensor methods missing from torch stubs
     if lengths is None:
         lengths = torch.diff(offsets)
         start, end = torch.stack([offsets[0], offsets[-1]]).tolist()
