@@ -93,7 +93,7 @@ def lengths(
 @st.composite
 def ragged_batches(
     draw,
-    dtype: np.dtype | st.SearchStrategy | None = None,
+    dtype: np.dtype | str | st.SearchStrategy | None = None,
     *,
     max_batch: int = 6,
     max_len: int = 8,

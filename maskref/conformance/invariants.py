@@ -8,6 +8,8 @@ truncated sequences). With no framework installed, these are what
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -67,7 +69,7 @@ def _masked(draw) -> Inputs:
 def _with_masked_replaced(i: Inputs) -> np.ndarray:
     """x with its masked slots overwritten by ``other``'s values."""
     keep = ref.expand_mask(i["mask"], i["x"])
-    return np.where(keep, i["x"], i["other"])
+    return cast(np.ndarray, np.where(keep, i["x"], i["other"]))
 
 
 @st.composite

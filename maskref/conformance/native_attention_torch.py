@@ -19,6 +19,7 @@ rtol 1e-4 / atol 1e-5, float64 1e-10 / 1e-10.
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -41,7 +42,9 @@ MHA_FAST = "torch.nn.MultiheadAttention(fast path: eval, no_grad, self-attention
 
 
 def _values(dtype: np.dtype = F32) -> st.SearchStrategy[float]:
-    return st.floats(-2, 2, width=dtype.itemsize * 8, allow_subnormal=False)
+    return st.floats(
+        -2, 2, width=cast("Literal[16, 32, 64]", dtype.itemsize * 8), allow_subnormal=False
+    )
 
 
 def _array(draw, shape: tuple[int, ...], dtype: np.dtype = F32) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -168,7 +168,9 @@ def reduction_elements(dtype: np.dtype, *, special: bool = False) -> st.SearchSt
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         return st.integers(max(info.min, -9), min(info.max, 9))
-    values = st.floats(-4, 4, width=dtype.itemsize * 8, allow_subnormal=False)
+    values = st.floats(
+        -4, 4, width=cast("Literal[16, 32, 64]", dtype.itemsize * 8), allow_subnormal=False
+    )
     if special:
         values = rarely(values, st.sampled_from([float("nan"), float("inf"), -float("inf")]))
     return values
