@@ -93,7 +93,7 @@ def lengths(
 @st.composite
 def ragged_batches(
     draw,
-    dtype: np.dtype | str | st.SearchStrategy | None = None,
+    dtype: np.dtype | st.SearchStrategy | None = None,
     *,
     max_batch: int = 6,
     max_len: int = 8,
@@ -134,7 +134,7 @@ def masks(draw, shape: tuple[int, ...], *, layout: str | None = None) -> np.ndar
 @st.composite
 def padded_batches(
     draw,
-    dtype: np.dtype | st.SearchStrategy | None = None,
+    dtype: np.dtype | str | st.SearchStrategy | None = None,
     *,
     max_batch: int = 5,
     max_len: int = 7,
