@@ -40,7 +40,12 @@ def _loop(step: Callable, x: Arr, mask: Arr | None, states: States, go_backwards
         probe,
         states,
     )
-    prev0 = jnp.zeros(out_spec.shape, out_spec.dtype)
+    # Before the first valid step the previous output is the first state (Keras's contract),
+    # or zeros when the output has another shape.
+    if states and tuple(states[0].shape) == tuple(out_spec.shape):
+        prev0 = jnp.asarray(states[0]).astype(out_spec.dtype)
+    else:
+        prev0 = jnp.zeros(out_spec.shape, out_spec.dtype)
     xs, ms = jnp.swapaxes(x, 0, 1), jnp.swapaxes(keep, 0, 1)
 
     def body(carry: tuple, inputs: tuple) -> tuple:
@@ -204,7 +209,8 @@ def _to_keras(weight_ih, weight_hh, bias_ih, bias_hh, order=None) -> tuple:
         return kernel, recurrent_kernel, None
     if order is not None:
         return kernel, recurrent_kernel, jnp.stack([bias_ih[order], bias_hh[order]])
-    return kernel, recurrent_kernel, bias_ih + bias_hh
+    # bias_hh == 0 keeps bias_ih bit for bit (-0.0 and subnormals included)
+    return kernel, recurrent_kernel, jnp.where(bias_hh == 0, bias_ih, bias_ih + bias_hh)
 
 
 def lstm_weights_keras_to_torch(kernel, recurrent_kernel, bias) -> tuple:

@@ -383,7 +383,7 @@ ATTACKS = [
     ("segment_ids_from_lengths", ([[1, 2]], np.uint64(2**63)), {}, ValueError),
     # convert_mask and mask_convention
     ("convert_mask", (None, "keep", "drop"), {}, TypeError),
-    ("convert_mask", ([True], None, "keep"), {}, ValueError),
+    ("convert_mask", ([True], None, "keep"), {}, TypeError),
     ("convert_mask", ([True], "keep", 3), {}, ValueError),
     ("convert_mask", (["a"], "int", "keep"), {}, TypeError),
     ("convert_mask", ([1 + 1j], "int", "keep"), {}, TypeError),

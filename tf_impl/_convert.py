@@ -47,6 +47,11 @@ Checks = list  # a list of assert ops (always empty in eager mode)
 F = TypeVar("F", bound=Callable)
 
 
+def _name(fn: Callable) -> str:
+    """A function's name, also for a ``functools.partial`` (a bound front end)."""
+    return getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "?")
+
+
 def python_errors(fn: F) -> F:
     """Let no ``tf.errors.OpError`` out of a public function.
 
@@ -60,9 +65,9 @@ def python_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except tf.errors.ResourceExhaustedError as err:
-            raise MemoryError(f"{fn.__name__}: {err.message}") from None
+            raise MemoryError(f"{_name(fn)}: {err.message}") from None
         except tf.errors.OpError as err:
-            raise ValueError(f"{fn.__name__}: {err.message}") from None
+            raise ValueError(f"{_name(fn)}: {err.message}") from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -704,8 +704,7 @@ def _masked_floats(draw, nonempty: bool = False, axis_none: bool = True) -> Inpu
 
 
 @functools.cache
-def _jnp_reduction(op: str, initial: float | None = None):
-    """jnp.<op>(x, axis, where=mask[, initial]) under jax.jit (axis static)."""
+def _jnp_jitted(op: str, initial: float | None):
     import jax
     import jax.numpy as jnp
 
@@ -714,8 +713,18 @@ def _jnp_reduction(op: str, initial: float | None = None):
     def reduce(x, mask, axis):
         return getattr(jnp, op)(x, axis=axis, where=mask, **kwargs)
 
-    jitted = jax.jit(reduce, static_argnames="axis")
-    return lambda inputs: jitted(_arg(inputs["x"]), _arg(inputs["mask"]), axis=inputs["axis"])
+    return jax.jit(reduce, static_argnames="axis")
+
+
+def _jnp_reduction(op: str, initial: float | None = None):
+    """jnp.<op>(x, axis, where=mask[, initial]) under jax.jit (axis static); JAX is imported
+    only when the case runs (the registry is built without it)."""
+
+    def call(inputs: Inputs):
+        jitted = _jnp_jitted(op, initial)
+        return jitted(_arg(inputs["x"]), _arg(inputs["mask"]), axis=inputs["axis"])
+
+    return call
 
 
 def _jax_softmax(inputs: Inputs):
