@@ -397,7 +397,7 @@ ATTACKS = [
     ("convert_mask", ([np.uint64(2**63)], "int", "keep"), {}, ValueError),
     ("convert_mask", (np.zeros((0, 2), bool), "keep", "additive"), {}, None),
     ("convert_mask", (np.zeros((0,), np.int64), "int", "drop"), {}, None),
-    ("mask_convention", (None,), {}, ValueError),
+    ("mask_convention", (None,), {}, TypeError),
     ("mask_convention", (3,), {}, ValueError),
     # attention
     ("scaled_dot_product_attention", (None, K3, V3), {}, TypeError),
