@@ -15,6 +15,7 @@ copied projections in float64; Keras in float32); float64 1e-6 for
 from __future__ import annotations
 
 import functools
+from typing import Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -114,7 +115,7 @@ def _ref_mha(
     merged by the output projection; ``scores``: also the attention weights.
     """
     q, v = inputs["query"], inputs["value"]
-    k = inputs.get("key", v)
+    k: Any = inputs.get("key", v)
     w = {
         name: tuple(a.astype(F64) for a in pair)
         for name, pair in _mha_weights(
@@ -172,7 +173,8 @@ def _mha_inputs(
     if causal:
         m = m & ref.causal_mask(lq, lk)
     if plant:
-        inputs[plant] = _plant(inputs[plant], ~m.any(axis=1), draw(NONFINITE))
+        hidden = cast(np.ndarray, ~m.any(axis=1))
+        inputs[plant] = _plant(inputs[plant], hidden, draw(NONFINITE))
     return inputs
 
 
@@ -521,7 +523,7 @@ def _luong_inputs(draw, *, visible: bool = False, plant: str | None = None) -> I
         causal=causal,
     )
     if plant:
-        hidden = ~_luong_mask(inputs).any(axis=1)
+        hidden = cast(np.ndarray, ~_luong_mask(inputs).any(axis=1))
         inputs[plant] = _plant(inputs[plant], hidden, draw(NONFINITE))
     return inputs
 

@@ -19,7 +19,7 @@ rtol 1e-4 / atol 1e-5, float64 1e-10 / 1e-10.
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -88,7 +88,8 @@ def _ref_mha(
 ) -> np.ndarray:
     """The layer recomputed by the reference with torch's weights (or its attention weights)."""
     query = inputs["query"]
-    key, value = inputs.get("key", query), inputs.get("value", query)
+    key: Any = inputs.get("key", query)
+    value: Any = inputs.get("value", query)
     (b, lq, d), s, h = query.shape, key.shape[1], inputs["num_heads"]
     w = _mha_weights(d, inputs["seed"])
 
@@ -188,6 +189,7 @@ def _mha_inputs(
     kpm = draw(rs.masks((b, s)) if plant or masks == "min" else st.none() | rs.masks((b, s)))
     kpm = None if kpm is None else np.array(kpm)
     if plant:  # key 0 is valid (every row sees a key), some other key is padded
+        assert kpm is not None  # drawn from rs.masks when planting
         kpm[:, 0] = True
         if kpm.all():
             kpm[draw(st.integers(0, b - 1)), draw(st.integers(1, s - 1))] = False
@@ -200,11 +202,13 @@ def _mha_inputs(
     inputs = dict(query=query, num_heads=heads, seed=draw(st.integers(0, 3)))
     if fast:
         if plant:
+            assert kpm is not None
             query[~kpm] = np.nan
         inputs["need_weights"] = draw(st.booleans())
     else:
         key, value = _array(draw, (b, s, d)), _array(draw, (b, s, d))
         if plant:
+            assert kpm is not None
             key[~kpm] = np.nan
             value[~kpm] = np.nan
         inputs.update(key=key, value=value)

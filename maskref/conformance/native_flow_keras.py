@@ -294,6 +294,11 @@ def _lstm_with_state(explicit_mask: bool) -> Callable[[Any], _Built]:
     return build
 
 
+def _merge_layer(op: str) -> Callable[[Any], Any]:
+    """A fresh ``keras.layers.<op>()`` merge layer."""
+    return lambda k: getattr(k.layers, op)()
+
+
 def _embedding(keras) -> _Built:
     emb = keras.layers.Embedding(6, UNITS, mask_zero=True)
     return _Built(lambda t: emb(t["ids"]), dict(layer=emb))
@@ -312,11 +317,9 @@ CHAINS: dict[str, Callable[[Any], _Built]] = {
     "Embedding": _embedding,
     "MultiHeadAttention": _two_inputs(_mha, attention=True),
     "Attention": _two_inputs(lambda k: k.layers.Attention()),
-    **{op: _two_inputs(lambda k, op=op: getattr(k.layers, op)()) for op in MERGES},
+    **{op: _two_inputs(_merge_layer(op)) for op in MERGES},
     **{
-        f"{op}(second unmasked)": _two_inputs(
-            lambda k, op=op: getattr(k.layers, op)(), second_masked=False
-        )
+        f"{op}(second unmasked)": _two_inputs(_merge_layer(op), second_masked=False)
         for op in MERGES
     },
     "Concatenate": _two_inputs(lambda k: k.layers.Concatenate()),
@@ -372,7 +375,9 @@ def _subclassed(key: str, signature: tuple):
     keras = _keras()
     built = _built(key, signature)
 
-    class Chain(keras.Model):
+    model_base: Any = keras.Model
+
+    class Chain(model_base):
         def call(self, inputs):
             return built.apply(dict(zip([name for name, _, _ in signature], inputs)))
 
@@ -439,7 +444,7 @@ def _ref_lstm_last(inputs: Inputs, key: str) -> np.ndarray:
     (a recurrent layer consumes its mask: padded steps are skipped), from ``(h, c)``
     (zeros when the inputs have none); computed in float64."""
     parts = _built(key, _signature(inputs)).parts
-    layer = parts.get("lstm", parts.get("layer"))
+    layer: Any = parts.get("lstm", parts.get("layer"))
     kernel, recurrent, bias = (w.astype(np.float64) for w in layer.get_weights())
     x, mask = inputs["x"].astype(np.float64), _mask(inputs)
     b = x.shape[0]

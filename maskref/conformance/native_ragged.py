@@ -10,6 +10,8 @@ call is batch-first (``batch_first=True``, ``batch_axis=0``), as maskref is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -349,7 +351,9 @@ def _bad_int_value(draw, floats: bool = False) -> Inputs:
     dtype = np.dtype(draw(st.sampled_from(rs.INT_DTYPES)))
     inputs = draw(ragged_inputs(dtype))
     info = np.iinfo(dtype)
-    bad = st.integers(info.max + 1, 2 * info.max + 1) | st.integers(-2 * info.max, info.min - 1)
+    bad: st.SearchStrategy[Any] = st.integers(info.max + 1, 2 * info.max + 1) | st.integers(
+        -2 * info.max, info.min - 1
+    )
     if floats:
         bad = bad | st.floats(-9, 9).filter(lambda v: v != int(v))
     return dict(inputs, value=draw(bad))
@@ -727,7 +731,7 @@ def _torch_jagged(max_seqlen: bool = False):
         from torch.nested import nested_tensor_from_jagged
 
         values, splits, maxlen = inputs["values"], inputs["row_splits"], inputs["maxlen"]
-        extra = {}
+        extra: dict[str, Any] = {}
         if max_seqlen:
             extra["max_seqlen"] = int(np.diff(splits).max()) if splits.size > 1 else 0
         nt = nested_tensor_from_jagged(_tensor(values), _tensor(splits), **extra)
@@ -739,7 +743,7 @@ def _torch_jagged(max_seqlen: bool = False):
     return call
 
 
-def _exact_in_float64(v: object) -> bool:
+def _exact_in_float64(v: Any) -> bool:
     return abs(v) < 2**53
 
 

@@ -28,6 +28,7 @@ reference (1e-4 / 1e-5).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ def _inputs(
     layout: str | None = None,
     empty_rows: bool = True,
     padding: str = "nan",
-    states: bool = True,
+    states: bool | str = True,
     bidirectional: bool = False,
     reset_after: bool = True,
     fixed_widths: bool = False,
@@ -258,6 +259,11 @@ def _zero_states(kind: str, inputs: Inputs) -> list[np.ndarray]:
     return [np.zeros(shape, F32) for _ in range(STATES[kind])]
 
 
+def _with_zero_states(kind: str) -> Callable[[Inputs], Inputs]:
+    """The inputs with ``initial_state`` set to zeros."""
+    return lambda i: {**i, "initial_state": _zero_states(kind, i)}
+
+
 def _masked_zeros(inputs: Inputs) -> Inputs:
     """The inputs with 0.0 at masked steps (what ``Masking(0.0)`` reads as padding)."""
     return {**inputs, "x": np.where(inputs["mask"][..., None], inputs["x"], F32(0))}
@@ -293,11 +299,11 @@ def _keras_gradient(kind: str):
         others = [v.value for v in layer.non_trainable_variables]
         index = [id(v) for v in layer.trainable_variables].index(id(layer.cell.kernel))
 
-        def total(values):
+        def summed(values):
             out, _ = layer.stateless_call(values, others, x, mask=mask)
             return out.sum()
 
-        return np.asarray(jax.grad(total)(trainable)[index])
+        return np.asarray(jax.grad(summed)(trainable)[index])
 
     return call
 
@@ -327,7 +333,9 @@ def _reference_gradient(kind: str):
 
 def _keras_cases() -> list[Case]:
     cases: list[Case] = []
-    flags = dict(return_sequences=st.booleans(), go_backwards=st.booleans(), fixed_widths=True)
+    flags: dict[str, Any] = dict(
+        return_sequences=st.booleans(), go_backwards=st.booleans(), fixed_widths=True
+    )
     for kind, name in KERAS_NAMES.items():
         api = f"keras.layers.{name}"
         family = case_family(
@@ -404,7 +412,7 @@ def _keras_cases() -> list[Case]:
             family(
                 "initial-state-turns-the-mask-off",
                 lambda kind=kind: _inputs(kind, states=False, padding="zeros").map(
-                    lambda i, kind=kind: {**i, "initial_state": _zero_states(kind, i)}
+                    _with_zero_states(kind)
                 ),
                 {
                     **_one(kind, [True, False], [1.0, 0.0]),

@@ -201,6 +201,7 @@ def axes_for(ndim: int) -> st.SearchStrategy:
 
 def empty_values(name: str, dtype: np.dtype) -> st.SearchStrategy:
     """Mostly the default (None: leave ``empty`` out), sometimes a value to use."""
+    value: st.SearchStrategy[Any]
     if name in ("masked_any", "masked_all"):
         value = st.booleans()
     elif name in ("masked_count", "masked_argmax", "masked_argmin"):
