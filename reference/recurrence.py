@@ -8,6 +8,7 @@ rounded once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
@@ -18,7 +19,7 @@ States = list[np.ndarray]
 
 
 def _shape(a: object) -> tuple:
-    return tuple(np.shape(a))
+    return tuple(np.shape(cast(Any, a)))
 
 
 def _rows(m: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -228,7 +229,14 @@ def bidirectional(
         (forward_weights, backward_weights), halves, (False, True)
     ):
         last, outputs, final = _layer(
-            kind, x, mask, *weights, states, backwards, return_sequences, reset_after
+            kind,
+            x,
+            mask,
+            *cast("tuple[Arr, Arr, Arr | None]", weights),
+            states,
+            backwards,
+            return_sequences,
+            reset_after,
         )
         runs.append((outputs if return_sequences else last, final))
     (y, forward), (y_rev, backward) = runs

@@ -16,6 +16,7 @@ which the caller attaches to its result with :func:`with_checks`.
 from __future__ import annotations
 
 import functools
+import typing
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -49,7 +50,8 @@ F = TypeVar("F", bound=Callable)
 
 def _name(fn: Callable) -> str:
     """A function's name, also for a ``functools.partial`` (a bound front end)."""
-    return getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "?")
+    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "?")
+    return typing.cast(str, name)
 
 
 def python_errors(fn: F) -> F:

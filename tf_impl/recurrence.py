@@ -12,6 +12,7 @@ everywhere and exactly 0 at masked inputs, NaN/inf there included.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -303,7 +304,7 @@ def bidirectional(
                 kind,
                 x,
                 mask,
-                *weights,
+                *typing.cast("tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]", weights),
                 states,
                 return_sequences,
                 backwards,

@@ -29,13 +29,18 @@ of a packed bidirectional run starts at each row's last valid step: Keras's
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import torch
 
 from maskref.api.recurrence import STATES, gru_gate_order
 
-_OPS = {"lstm": torch.lstm, "gru": torch.gru, "simple_rnn": torch.rnn_tanh}
+_OPS: dict[str, Callable[..., Any]] = {
+    "lstm": torch.lstm,
+    "gru": torch.gru,
+    "simple_rnn": torch.rnn_tanh,
+}
 
 
 def usable(kind: str, x: torch.Tensor, reset_after: bool = True) -> bool:
@@ -75,7 +80,7 @@ def _native_cpu_kernel(x: torch.Tensor) -> Iterator[None]:
         yield
         return
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # stubs: ContextProp
     try:
         yield
     finally:
@@ -160,7 +165,8 @@ def run(
             # each valid step's output at its own step; 0 at masked steps
             outputs = board.index_copy_(0, layout.source, out).view(batch, steps, -1)
             if empty is not None:  # the one packed step of an empty row
-                outputs = torch.where(mask[:, :, None], outputs, zero)
+                # empty rows come from a mask
+                outputs = torch.where(cast(torch.Tensor, mask)[:, :, None], outputs, zero)
             if mask is not None and not zero_output_for_mask and directions == 1:
                 outputs = torch.where(mask[:, :, None], outputs, lasts[0][:, None, :])
         else:  # carried: the output at each step's rank among the valid ones, h0 before

@@ -14,7 +14,7 @@ gradient is finite everywhere and exactly 0 at masked inputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ States = list[torch.Tensor]
 
 
 def _shape(t: object) -> tuple:
-    return tuple(t.shape) if hasattr(t, "shape") else tuple(np.shape(t))
+    return tuple(t.shape) if hasattr(t, "shape") else tuple(np.shape(cast(Any, t)))
 
 
 def _rows(m: Tensor, like: Tensor) -> Tensor:
@@ -62,13 +62,15 @@ def rnn(
     shapes = [_shape(s) for s in states]
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
-    prev, outputs = None, []
+    prev: Tensor | None = None
+    outputs: list[Tensor] = []
     for t in order:
         x_t = x[:, t]
         m = None if mask is None else mask[:, t]
         if m is not None:
             x_t = torch.where(_rows(m, x_t), x_t, zero)
-        out, new = check_step_result(step(x_t, list(states)), len(states), _shape, batch, shapes)
+        result = check_step_result(step(x_t, list(states)), len(states), _shape, batch, shapes)
+        out, new = cast(Tensor, result[0]), result[1]
         if m is None:
             prev, states = out, list(new)
             outputs.append(out)
@@ -81,7 +83,8 @@ def rnn(
         states = [torch.where(_rows(m, s), n, s) for n, s in zip(new, states)]
     if prev is None:  # no step: learn the output's shape from one call on zeros
         probe = x.new_zeros((batch,) + tuple(x.shape[2:]))
-        out, _ = check_step_result(step(probe, list(states)), len(states), _shape, batch, shapes)
+        result = check_step_result(step(probe, list(states)), len(states), _shape, batch, shapes)
+        out = cast(Tensor, result[0])
         prev = _start(states, out)
         return prev, prev.new_zeros((batch, 0) + tuple(prev.shape[1:])), states
     return prev, torch.stack(outputs, dim=1), states
@@ -213,7 +216,7 @@ def _layer(
             kind, xc, mask, k, rk, b, states, go_backwards, zero_output_for_mask,
             return_sequences, reset_after,
         )  # fmt: skip
-    output = outputs if return_sequences else last
+    output = cast(Tensor, outputs) if return_sequences else last
     return output.to(x.dtype), [s.to(x.dtype) for s in final]
 
 
@@ -277,7 +280,7 @@ def bidirectional(
     n = STATES[kind]
     halves = (None, None) if initial_state is None else (initial_state[:n], initial_state[n:])
     prepared = [
-        _prepared(kind, x, *weights, half)
+        _prepared(kind, x, *cast("tuple[Tensor, Tensor, Tensor | None]", weights), half)
         for weights, half in zip((forward_weights, backward_weights), halves)
     ]
     xc = prepared[0][0]
@@ -292,7 +295,8 @@ def bidirectional(
         )
         units = params[0][1].shape[1]
         if return_sequences:
-            y, y_rev = outputs[..., :units], outputs[..., units:]
+            seq = cast(Tensor, outputs)  # returned with return_sequences
+            y, y_rev = seq[..., :units], seq[..., units:]
         else:
             y, y_rev = lasts
         merged = _merge(merge_mode, y.to(x.dtype), y_rev.to(x.dtype))
@@ -303,7 +307,7 @@ def bidirectional(
             kind,
             x,
             mask,
-            *weights,
+            *cast("tuple[Tensor, Tensor, Tensor | None]", weights),
             states,
             return_sequences,
             backwards,

@@ -20,6 +20,7 @@ and two biases that it adds. LSTM gates are [i, f, c, o] in both; GRU gates are
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -556,7 +557,13 @@ def bidirectional(
                 f"{type(given).__name__}"
             )
         k, rk, b, units = _layer_weights(
-            B, kind, x, shape[2], *given, f["reset_after"], prefix=f"{direction}_weights: "
+            B,
+            kind,
+            x,
+            shape[2],
+            *typing.cast("tuple[object, object, object]", given),
+            f["reset_after"],
+            prefix=f"{direction}_weights: ",
         )
         weights.append((k, rk, b, units))
     if weights[0][3] != weights[1][3]:
@@ -654,7 +661,7 @@ def _torch_weights(
         )
     if (bias_ih is None) != (bias_hh is None):
         raise ValueError("bias_ih and bias_hh must both be given, or both be None (bias=False)")
-    biases = []
+    biases: list[Array | None] = []
     for name, value in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if value is None:
             biases.append(None)
