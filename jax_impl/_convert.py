@@ -54,6 +54,13 @@ def to_jax(x: object, name: str) -> Any:
     arr = np.asarray(x)
     if arr.dtype.kind in "OUSV":
         return arr
+    check_fits(arr, name)
+    return jnp.asarray(arr, dtype=canonical(arr.dtype))
+
+
+def check_fits(arr: np.ndarray, name: str) -> None:
+    """``ValueError`` naming ``name`` when an integer of ``arr`` does not fit the dtype JAX
+    stores it as (int32 without x64): JAX would wrap it around silently."""
     target = canonical(arr.dtype)
     if target != arr.dtype and arr.dtype.kind in "iu" and arr.size:
         info = np.iinfo(target)
@@ -64,7 +71,6 @@ def to_jax(x: object, name: str) -> Any:
                 f"{name} holds {bad}, which JAX's default {target} cannot hold; "
                 f"turn on jax_enable_x64 for 64-bit integers"
             )
-    return jnp.asarray(arr, dtype=target)
 
 
 # --- the adapter every backend supplies to the front ends (maskref.api) ----------------------

@@ -19,7 +19,7 @@ from maskref.api._sequences import read_sequences
 from maskref.api.dtypes import bfloat16, cast_array
 from maskref.api.padding import check_padded_size
 
-from ._convert import canonical, cast_fill, is_symbolic, to_jax
+from ._convert import canonical, cast_fill, check_fits, is_symbolic
 
 #: Strings and objects are the reference's alone (read by the front end).
 HOLDS_STRINGS = False
@@ -78,7 +78,8 @@ def _read(sequences: object, target: np.dtype) -> tuple[Any, Any]:
         values = jnp.concatenate([r.astype(target) for r in rows])
         return values, jnp.asarray([r.shape[0] for r in rows])
     values, lengths = read_sequences(sequences, target)
-    return to_jax(values, "sequences"), to_jax(lengths, "lengths")
+    check_fits(values, "sequences")  # integers the 32-bit default cannot hold
+    return values.astype(canonical(values.dtype)), lengths
 
 
 def pad_sequences(
@@ -95,9 +96,25 @@ def pad_sequences(
         lengths.shape[0], width, values.shape[1:], target.str, maxlen, "max(len(sequences))"
     )
     out = canonical(target)
-    return _pad(
-        values.astype(out), lengths, width, padding, truncating, cast_fill(value, out, "value")
-    )
+    fill = cast_fill(value, out, "value")
+    if isinstance(values, np.ndarray):  # plain data: one NumPy scatter, one copy to JAX
+        return jnp.asarray(_scatter(values, np.asarray(lengths), width, padding, truncating, fill))
+    return _pad(values.astype(out), lengths, width, padding, truncating, fill)
+
+
+def _scatter(values: np.ndarray, lengths: np.ndarray, width: int, padding: str,
+             truncating: str, fill: Any) -> np.ndarray:  # fmt: skip
+    """The padded batch in NumPy: ``fill``, then each row's kept steps where they land."""
+    lengths = lengths.astype(np.int64)
+    kept = np.minimum(lengths, width)
+    out = np.full((lengths.size, width) + values.shape[1:], np.asarray(fill), values.dtype)
+    starts = np.cumsum(lengths) - lengths
+    skip = lengths - kept if truncating == "pre" else np.zeros_like(lengths)
+    first = np.repeat(starts + skip - (np.cumsum(kept) - kept), kept)
+    steps = np.arange(width)
+    land = steps < kept[:, None] if padding == "post" else steps >= (width - kept)[:, None]
+    out[land] = values[first + np.arange(int(kept.sum()))]
+    return out
 
 
 def unpad_sequences(padded: Any, lengths: Any, padding: str) -> list[Any]:

@@ -16,7 +16,13 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from maskref.api.reductions import float_dtype, identity_of_max, sum_dtype, work_dtype
+from maskref.api.reductions import (
+    count_factor,
+    float_dtype,
+    identity_of_max,
+    sum_dtype,
+    work_dtype,
+)
 
 from ._convert import canonical, cast_fill
 
@@ -32,8 +38,13 @@ def _b(x: Any, mask: Any) -> Any:
 
 
 def _count(x: Any, mask: Any, axes: Axes, keepdims: bool) -> Any:
-    m = jnp.broadcast_to(_b(x, mask), x.shape)
-    return jnp.sum(m, axis=axes, keepdims=keepdims, dtype=_dt("int64"))
+    """Valid elements per slice, counted on the small mask (an axis the mask broadcasts over
+    multiplies the count by its size), in the result's shape."""
+    m = _b(x, mask)
+    factor = count_factor(x.shape, mask.ndim, axes) or 1
+    count = jnp.sum(m, axis=axes, keepdims=True, dtype=_dt("int64")) * factor
+    count = jnp.broadcast_to(count, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+    return count if keepdims else count.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
 
 def _finish(result: Any, has_valid: Any, empty: object, dtype: np.dtype) -> Any:
