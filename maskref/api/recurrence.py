@@ -357,20 +357,15 @@ def simple_rnn(
     ...            return_sequences=True).round(4)[..., 0]
     array([[0.4621, 0.6237, 0.6237]])
     """
-    f = _flags(
+    flags = dict(
         return_sequences=return_sequences,
         return_state=return_state,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask,
     )
-    x, mask, k, rk, b, states = _layer_call(
-        B, "simple_rnn", x, mask, kernel, recurrent_kernel, bias, initial_state
+    return _run_layer(
+        B, "simple_rnn", x, mask, kernel, recurrent_kernel, bias, initial_state, flags
     )
-    output, final = B.k.simple_rnn(
-        x, mask, k, rk, b, states, f["return_sequences"], f["go_backwards"],
-        f["zero_output_for_mask"],
-    )  # fmt: skip
-    return _result(output, final, f["return_state"])
 
 
 @frontend
@@ -407,20 +402,13 @@ def lstm(
     >>> out.round(4)[..., 0], h.round(4), c.round(4)
     (array([[0.1743, 0.    ]]), array([[0.1743]]), array([[0.2876]]))
     """
-    f = _flags(
+    flags = dict(
         return_sequences=return_sequences,
         return_state=return_state,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask,
     )
-    x, mask, k, rk, b, states = _layer_call(
-        B, "lstm", x, mask, kernel, recurrent_kernel, bias, initial_state
-    )
-    output, final = B.k.lstm(
-        x, mask, k, rk, b, states, f["return_sequences"], f["go_backwards"],
-        f["zero_output_for_mask"],
-    )  # fmt: skip
-    return _result(output, final, f["return_state"])
+    return _run_layer(B, "lstm", x, mask, kernel, recurrent_kernel, bias, initial_state, flags)
 
 
 @frontend
@@ -454,19 +442,30 @@ def gru(
     >>> gru(x, np.array([[True, False]]), kernel, recurrent, np.zeros((2, 3))).round(4)
     array([[0.1745]])
     """
-    f = _flags(
+    flags = dict(
         return_sequences=return_sequences,
         return_state=return_state,
         go_backwards=go_backwards,
         zero_output_for_mask=zero_output_for_mask,
         reset_after=reset_after,
     )
+    return _run_layer(B, "gru", x, mask, kernel, recurrent_kernel, bias, initial_state, flags)
+
+
+def _run_layer(
+    B: Backend, kind: str, x: object, mask: object, kernel: object, recurrent_kernel: object,
+    bias: object, initial_state: object, flags: dict[str, object],
+) -> Array | tuple[Array, ...]:  # fmt: skip
+    """The body every layer front end shares: flags and weights checked, the kernel run,
+    the result shaped as the Keras layer returns it."""
+    f = _flags(**flags)
+    extra = (f["reset_after"],) if kind == "gru" else ()
     x, mask, k, rk, b, states = _layer_call(
-        B, "gru", x, mask, kernel, recurrent_kernel, bias, initial_state, f["reset_after"]
+        B, kind, x, mask, kernel, recurrent_kernel, bias, initial_state, *extra
     )
-    output, final = B.k.gru(
+    output, final = B.kernel("recurrence", kind)(
         x, mask, k, rk, b, states, f["return_sequences"], f["go_backwards"],
-        f["zero_output_for_mask"], f["reset_after"],
+        f["zero_output_for_mask"], *extra,
     )  # fmt: skip
     return _result(output, final, f["return_state"])
 
