@@ -21,7 +21,7 @@ and two biases that it adds. LSTM gates are [i, f, c, o] in both; GRU gates are
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -454,7 +454,7 @@ def gru(
 
 def _run_layer(
     B: Backend, kind: str, x: object, mask: object, kernel: object, recurrent_kernel: object,
-    bias: object, initial_state: object, flags: dict[str, object],
+    bias: object, initial_state: object, flags: Mapping[str, object],
 ) -> Array | tuple[Array, ...]:  # fmt: skip
     """The body every layer front end shares: flags and weights checked, the kernel run,
     the result shaped as the Keras layer returns it."""
