@@ -22,7 +22,9 @@ def test_report_json_on_the_reference_laws(capsys):
 def test_report_text_shows_a_divergence_with_its_smallest_input():
     require("keras")
     out = io.StringIO()
-    status = report.report(5, "text", "maxlen-0-truncating-pre", out, progress=False)
+    status = report.report(
+        5, "text", "maxlen-0-truncating-pre", out, progress=False, keras_backends=[]
+    )
     text = out.getvalue()
     assert status == 0
     assert "diverges: maxlen-0-truncating-pre-raises" in text
@@ -96,3 +98,19 @@ def test_conventions_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "| `torch.nn.MultiheadAttention.key_padding_mask` | drop |" in out
     assert "| `transformers` | int |" in out
+
+
+def test_keras_cases_run_on_another_keras_backend():
+    require("keras")
+    require("torch")
+    out = io.StringIO()
+    pattern = "*keras.layers.Masking(0.0) (eager)*"
+    assert report.report(3, "text", pattern, out, progress=False, keras_backends=["torch"]) == 0
+    text = out.getvalue()
+    assert "keras.layers.Masking(0.0) (eager) (keras/torch)" in text
+    assert "summary: 2 agrees" in text
+
+
+def test_unknown_keras_backend_is_refused():
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--keras-backends", "theano"])
