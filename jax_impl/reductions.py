@@ -41,7 +41,8 @@ def _count(x: Any, mask: Any, axes: Axes, keepdims: bool) -> Any:
     """Valid elements per slice, counted on the small mask (an axis the mask broadcasts over
     multiplies the count by its size), in the result's shape."""
     m = _b(x, mask)
-    factor = count_factor(x.shape, mask.ndim, axes) or 1
+    factor = count_factor(x.shape, mask.ndim, axes)  # 0 when a reduced axis is empty
+    factor = 1 if factor is None else factor
     count = jnp.sum(m, axis=axes, keepdims=True, dtype=_dt("int64")) * factor
     count = jnp.broadcast_to(count, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
     return count if keepdims else count.reshape([n for i, n in enumerate(x.shape) if i not in axes])
