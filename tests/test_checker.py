@@ -220,7 +220,7 @@ def test_padding_invariance_test_passes_and_shrinks_a_failure():
             lambda x, mask: x.mean(1), features(), mask_arg="mask", checks=["extra_padding"]
         )
     notes = "\n".join(getattr(info.value, "__notes__", []))
-    assert "Falsifying example" in notes
+    assert "Falsifying example" in notes or "Failing test case" in notes  # hypothesis < / >= 6.16x
     # hypothesis shrinks to one row of one step (extra padding changes its mean)
     assert "lengths [1]" in str(info.value)
     assert "batch: (1, 1, 4)" in str(info.value)

@@ -13,12 +13,12 @@ from conftest import require
 
 require("jax")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from helpers import plant  # noqa: E402
+import jax
+import jax.numpy as jnp
+from helpers import plant
 
-import jax_impl as J  # noqa: E402
-import reference as R  # noqa: E402
+import jax_impl as J
+import reference as R
 
 X = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 6.0]], np.float32)
 M = np.array([[True, True, False], [False, False, False]])

@@ -13,9 +13,9 @@ from conftest import require
 require("jax")
 require("flax")
 
-import flax.linen as nn  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 
 F32 = np.float32
 BIG = np.finfo(F32).max

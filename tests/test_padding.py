@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import require, to_numpy
 from helpers import agree
 
 import reference as ref
@@ -352,6 +352,8 @@ def test_none_where_data_is_expected_is_a_type_error(backend, call):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_bfloat16_and_float16_round_once_in_every_backend(backend, native, dtype, request):
+    if dtype == "bfloat16":
+        require("ml_dtypes")  # NumPy's bfloat16 (installed with TensorFlow and JAX)
     if backend.__name__ == "jax_impl" and dtype == "bfloat16":
         request.applymarker(
             pytest.mark.xfail(
@@ -369,6 +371,7 @@ def test_bfloat16_and_float16_round_once_in_every_backend(backend, native, dtype
 
 
 def test_bfloat16_in_every_spelling(backend):
+    require("ml_dtypes")
     out = backend.pad_sequences([[1, 2], [3]], dtype="bfloat16", value=0.5)
     assert to_numpy(out).astype(np.float32).tolist() == [[1.0, 2.0], [0.5, 3.0]]
 

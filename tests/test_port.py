@@ -24,11 +24,11 @@ from conftest import require
 require("tensorflow")
 require("torch")
 
-import keras  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import keras
+import torch
+from torch import nn
 
-from torch_impl import (  # noqa: E402
+from torch_impl import (
     Add,
     Embedding,
     MaskedGlobalAveragePooling1D,

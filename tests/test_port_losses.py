@@ -24,12 +24,12 @@ from conftest import require
 require("tensorflow")
 require("torch")
 
-import keras  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import keras
+import torch
+from torch import nn
 
-import tf_impl  # noqa: E402
-import torch_impl  # noqa: E402
+import tf_impl
+import torch_impl
 
 V, D, C, LR = 7, 3, 5, 0.5
 TOL = {"rtol": 1e-5, "atol": 1e-7}

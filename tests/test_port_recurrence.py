@@ -31,12 +31,12 @@ from conftest import require
 require("tensorflow")
 require("torch")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import keras
+import tensorflow as tf
+import torch
+from torch import nn
 
-import torch_impl  # noqa: E402
+import torch_impl
 
 V, D, U = 12, 4, 3
 TOL = {"rtol": 1e-5, "atol": 1e-6}

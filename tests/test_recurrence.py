@@ -446,6 +446,7 @@ FAST_CASES = [
 
 @pytest.mark.parametrize(("kind", "options", "bidirectional"), FAST_CASES)
 def test_torch_packed_path_equals_the_plain_loop(kind, options, bidirectional, request):
+    require("torch")
     fast = _torch_run(kind, options, bidirectional)
     request.getfixturevalue("plain_loop")
     slow = _torch_run(kind, options, bidirectional)

@@ -15,17 +15,16 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ON_CI
+from conftest import require
 from helpers import agree
 from helpers import assert_same as same
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-if ON_CI:  # CI must test every framework: a missing TensorFlow fails there
-    import tensorflow as tf
-else:
-    tf = pytest.importorskip("tensorflow")
+require("tensorflow")  # skips (fails on CI's full leg) when TensorFlow is missing
+
+import tensorflow as tf
 
 import reference as R
 import tf_impl as T

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ON_CI
+from conftest import require
 
-if ON_CI:  # CI must test every framework: a missing TensorFlow fails there
-    import tensorflow as tf
-else:
-    tf = pytest.importorskip("tensorflow")
+require("tensorflow")  # skips (fails on CI's full leg) when TensorFlow is missing
 
 import keras
+import tensorflow as tf
 from helpers import assert_same, plant
 
 import reference as R

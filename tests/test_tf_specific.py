@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ON_CI
+from conftest import require
 
-if ON_CI:  # CI must test every framework: a missing TensorFlow fails there
-    import tensorflow as tf
-else:
-    tf = pytest.importorskip("tensorflow")
+require("tensorflow")  # skips (fails on CI's full leg) when TensorFlow is missing
 
 import helpers
+import tensorflow as tf
 
 import reference as R
 import tf_impl as T

@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 require("torch")
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-import reference as ref  # noqa: E402
-import torch_impl as ti  # noqa: E402
-from maskref.api.attention import aligned_mask_shape, band_rule  # noqa: E402
-from reference import strategies as rs  # noqa: E402
-from torch_impl import _fast_attention as fast  # noqa: E402
+import reference as ref
+import torch_impl as ti
+from maskref.api.attention import aligned_mask_shape, band_rule
+from reference import strategies as rs
+from torch_impl import _fast_attention as fast
 
 NAN, INF = float("nan"), float("inf")
 T, F_ = True, False

@@ -21,15 +21,15 @@ from hypothesis.extra import numpy as hnp
 
 require("torch")
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-import reference as rf  # noqa: E402
-import torch_impl as tf_  # noqa: E402
-from maskref.api.flow import MERGE_OPS  # noqa: E402
-from reference import strategies as rs  # noqa: E402
-from torch_impl import apply_mask  # noqa: E402
-from torch_impl.pooling import (  # noqa: E402
+import reference as rf
+import torch_impl as tf_
+from maskref.api.flow import MERGE_OPS
+from reference import strategies as rs
+from torch_impl import apply_mask
+from torch_impl.pooling import (
     MaskedGlobalAveragePooling1D,
     MaskedGlobalMaxPooling1D,
 )

@@ -22,16 +22,16 @@ from hypothesis.extra import numpy as hnp
 
 require("torch")
 
-import torch  # noqa: E402
-from torch.nn.utils.rnn import (  # noqa: E402
+import torch
+from torch.nn.utils.rnn import (
     PackedSequence,
     pack_padded_sequence,
     pad_packed_sequence,
 )
 
-import reference as rr  # noqa: E402
-import torch_impl as tr  # noqa: E402
-from reference import strategies as rs  # noqa: E402
+import reference as rr
+import torch_impl as tr
+from reference import strategies as rs
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

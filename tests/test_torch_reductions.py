@@ -19,14 +19,14 @@ from hypothesis.extra import numpy as hnp
 
 require("torch")
 
-import torch  # noqa: E402
+import torch
 
-import reference as ref  # noqa: E402
-import torch_impl as ti  # noqa: E402
-from maskref.api.exports import SHARED  # noqa: E402
-from maskref.conformance.operations import reduction_elements  # noqa: E402
-from reference import strategies as rs  # noqa: E402
-from torch_impl import _fast_reductions as fr  # noqa: E402
+import reference as ref
+import torch_impl as ti
+from maskref.api.exports import SHARED
+from maskref.conformance.operations import reduction_elements
+from reference import strategies as rs
+from torch_impl import _fast_reductions as fr
 
 NAN, INF = float("nan"), float("inf")
 SCANS = ("masked_cumsum", "masked_softmax", "masked_log_softmax")

@@ -12,12 +12,12 @@ from conftest import require
 
 require("torch")
 
-import helpers  # noqa: E402
-import torch  # noqa: E402
+import helpers
+import torch
 
-import reference as ref  # noqa: E402
-import torch_impl as ti  # noqa: E402
-from torch_impl import _convert  # noqa: E402
+import reference as ref
+import torch_impl as ti
+from torch_impl import _convert
 
 SEQS = [[1, 2, 3], [4], [], [5, 6, 7, 8, 9]]
 SIDES = [(p, t) for p in ("pre", "post") for t in ("pre", "post")]

@@ -826,13 +826,18 @@ def _softmax_loss(x, mask, weights, axis: int):
 
 
 @functools.cache
-def _jax_grad(loss, **static):
-    """jax.grad of ``loss`` with respect to x, under jax.jit (axis and ``static`` fixed)."""
+def _grad_jitted(loss, static: tuple):
     import jax
 
-    jitted = jax.jit(jax.grad(loss), static_argnames=("axis", *static))
+    return jax.jit(jax.grad(loss), static_argnames=("axis", *static))
 
-    def call(inputs: Inputs):
+
+@functools.cache
+def _jax_grad(loss, **static):
+    """jax.grad of ``loss`` with respect to x, under jax.jit (axis and ``static`` fixed)."""
+
+    def call(inputs: Inputs):  # JAX is imported only when the case runs
+        jitted = _grad_jitted(loss, tuple(static))
         x, mask, w = (_arg(inputs[n]) for n in ("x", "mask", "weights"))
         return jitted(x, mask, w, axis=inputs["axis"], **static)
 
