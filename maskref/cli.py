@@ -16,12 +16,16 @@ import os
 import sys
 
 from . import __version__
+from .runner import default_jobs
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
 
 
@@ -36,6 +40,14 @@ def _backends(text: str) -> list[str]:
             + ", ".join(KERAS_BACKENDS)
         )
     return names
+
+
+ONLY_HELP = (
+    "only these cases: an operation's name (e.g. sequence_mask) selects that operation's "
+    "cases; any other PATTERN selects the cases whose id (operation:api[detail], as "
+    "`maskref cases` lists them) contains it, ignoring case, or matches it as a glob "
+    "(*, ?, [...])"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,7 +71,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--only",
         metavar="PATTERN",
-        help="only cases whose id contains PATTERN (or matches it as a glob)",
+        help=ONLY_HELP,
+    )
+    r.add_argument(
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=_positive,
+        default=None,
+        help="worker processes that run cases at once (default: the number of cores, "
+        f"{default_jobs()} here); the report is the same for every N",
     )
     r.add_argument(
         "--progress",
@@ -76,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
         "process: tensorflow, torch, jax (default: every installed one)",
     )
     c = sub.add_parser("cases", help="list the registered conformance cases")
-    c.add_argument("--only", metavar="PATTERN")
+    c.add_argument("--only", metavar="PATTERN", help=ONLY_HELP)
     sub.add_parser(
         "conventions", help="print what True/1/-inf means in each framework's mask argument"
     )
@@ -144,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args)
     from .report import report
 
+    jobs = args.jobs or default_jobs()
     return report(
-        args.examples, args.format, args.only, sys.stdout, args.progress, args.keras_backends
+        args.examples, args.format, args.only, sys.stdout, args.progress, args.keras_backends, jobs
     )
 
 

@@ -13,13 +13,14 @@ import fnmatch
 import importlib.metadata
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from .conformance import Case, Finding, all_cases, describe, probe
+from . import runner
+from .conformance import Case, Finding, all_cases, describe
 from .conformance.operations import OPERATIONS, ragged_operations
-from .keras_backends import current_backend, installed_backends, is_keras_case, run_on_backend
+from .keras_backends import current_backend, installed_backends, is_keras_case
+from .progress import ProgressBar
 
 EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch", "jax": "jax", "flax": "jax"}
 DISTRIBUTIONS = (
@@ -38,10 +39,16 @@ KIND_ORDER = {"invariant": 0, "backend": 1, "native": 2}
 
 
 def select(cases: Iterable[Case], only: str | None) -> list[Case]:
-    """Cases whose id contains ``only`` (or matches it as a glob pattern), grouped by
-    operation (in the reference's order), then laws, backends, frameworks' APIs."""
+    """The cases ``only`` names, grouped by operation (in the reference's order), then
+    laws, backends, frameworks' APIs.
+
+    ``only`` is an operation's name (exactly that operation's cases), or else a
+    substring of the case id (``operation:api[detail]``, any case) or a glob.
+    """
     cases = list(cases)
-    if only:
+    if only and only in {c.operation for c in cases}:
+        cases = [c for c in cases if c.operation == only]
+    elif only:
         pattern = only if any(ch in only for ch in "*?[") else f"*{only}*"
         cases = [c for c in cases if fnmatch.fnmatch(c.case_id.lower(), pattern.lower())]
     order = {op.name: i for i, op in enumerate(OPERATIONS + ragged_operations())}
@@ -55,15 +62,11 @@ def run(
     cases: list[Case],
     examples: int,
     progress: Callable[[int, int, Case, float], None] | None = None,
+    jobs: int = 1,
 ) -> list[Finding]:
-    """Probe every case; ``progress(i, n, case, seconds)`` is called after each."""
-    findings = []
-    for i, case in enumerate(cases, 1):
-        start = time.perf_counter()
-        findings.append(probe(case, examples))
-        if progress:
-            progress(i, len(cases), case, time.perf_counter() - start)
-    return findings
+    """Probe every case (``jobs`` > 1: in worker processes; the same findings either way);
+    ``progress(i, n, case, seconds)`` is called as each finishes."""
+    return runner.run(cases, examples, progress, jobs)
 
 
 def versions() -> dict[str, str]:
@@ -219,7 +222,7 @@ def as_json(findings: list[Finding], examples: int) -> str:
 
 
 def with_keras_backends(
-    findings: list[Finding], backends: list[str] | None, examples: int
+    findings: list[Finding], backends: list[str] | None, examples: int, jobs: int = 1
 ) -> list[Finding]:
     """``findings`` with, after each Keras case, its findings on the other ``backends``."""
     here = current_backend()
@@ -228,9 +231,9 @@ def with_keras_backends(
     if not others or not keras or here is None:
         return findings
     extra: dict[str, list[Finding]] = {}
-    for backend in others:
-        for g in run_on_backend(backend, keras, examples):
-            extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
+    for g in runner.run_on_other_backends(keras, others, examples, jobs):
+        backend = g.case.api.rsplit("(keras/", 1)[-1].rstrip(")")
+        extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
     merged = []
     for f in findings:
         merged.append(f)
@@ -250,11 +253,13 @@ def report(
     stream: TextIO = sys.stdout,
     progress: bool | None = None,
     keras_backends: list[str] | None = None,
+    jobs: int = 1,
 ) -> int:
     """Run the report and write it to ``stream``; return the exit status.
 
     ``keras_backends``: the Keras backends to run Keras's cases on (default: every
     installed one); each other than this process's runs in a child process.
+    ``jobs``: processes that run cases at once (the findings do not depend on it).
 
     The status is 1 when a maskref backend (or a law of the reference)
     disagrees with the reference, else 0: a framework's divergence is a
@@ -262,20 +267,15 @@ def report(
     """
     cases = select(all_cases(), only)
     if not cases:
-        print(f"no case matches {only!r}", file=sys.stderr)
+        print(f"no case matches {only!r} (see `maskref cases`)", file=sys.stderr)
         return 2
     show = sys.stderr.isatty() if progress is None else progress
+    bar = ProgressBar(sys.stderr)
 
     def tick(i: int, n: int, case: Case, seconds: float) -> None:
-        end = "\n" if i == n or not sys.stderr.isatty() else ""
-        print(
-            f"\r[{i}/{n}] {case.case_id[:90]:<90} {seconds:5.1f}s",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+        bar.update(i, n, case.case_id)
 
-    findings = run(cases, examples, tick if show else None)
-    findings = with_keras_backends(findings, keras_backends, examples)
+    findings = run(cases, examples, tick if show else None, jobs)
+    findings = with_keras_backends(findings, keras_backends, examples, jobs)
     stream.write(FORMATS[fmt](findings, examples))
     return 1 if failed(findings) else 0

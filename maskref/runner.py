@@ -1,0 +1,162 @@
+"""Running the report's cases: in this process, or spread over worker processes.
+
+Every case is probed with a derandomized search (:func:`maskref.conformance.probe`),
+so its finding does not depend on which process runs it or in what order:
+``--jobs 1`` and ``--jobs N`` give the same report. Workers are *spawned*, not
+forked (forking a process that has started TensorFlow's or torch's threads can
+deadlock), each builds the registry once, and their standard output and error
+go to a log file, so frameworks' start-up lines never reach the report or the
+progress bar. Keras's cases on another Keras backend run in child processes of
+their own (:mod:`maskref.keras_backends`), one task of the pool per chunk.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import pickle
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .conformance import Case, Finding, describe, probe
+from .keras_backends import Described, run_on_backend
+
+#: ``progress(done, total, case, seconds)``, called as each case finishes.
+Progress = Callable[[int, int, Case, float], None]
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run(
+    cases: Sequence[Case], examples: int, progress: Progress | None = None, jobs: int = 1
+) -> list[Finding]:
+    """Probe every case, in the order given; ``jobs`` > 1 runs them in worker processes.
+
+    Cases whose framework is missing are answered here without a worker.
+    """
+    findings: list[Finding | None] = [None] * len(cases)
+    done = 0
+
+    def finish(i: int, finding: Finding, seconds: float) -> None:
+        nonlocal done
+        findings[i] = finding
+        done += 1
+        if progress:
+            progress(done, len(cases), cases[i], seconds)
+
+    todo = []
+    for i, case in enumerate(cases):
+        if case.missing():
+            finish(i, probe(case, examples), 0.0)
+        else:
+            todo.append(i)
+    if jobs <= 1 or len(todo) <= 1:
+        for i in todo:
+            start = time.perf_counter()
+            finish(i, probe(cases[i], examples), time.perf_counter() - start)
+    else:
+        _run_in_workers(cases, todo, examples, jobs, finish)
+    return [f for f in findings if f is not None]
+
+
+def run_on_other_backends(
+    cases: Sequence[Case], backends: Sequence[str], examples: int, jobs: int = 1
+) -> list[Finding]:
+    """Keras's ``cases`` on each of ``backends``: a child process per backend and chunk."""
+    chunks = [
+        (backend, list(cases[k::jobs]))
+        for backend in backends
+        for k in range(max(1, min(jobs, len(cases))))
+    ]
+    chunks = [(b, c) for b, c in chunks if c]
+    if jobs <= 1 or len(chunks) <= 1:
+        results = [run_on_backend(b, c, examples) for b, c in chunks]
+    else:  # each task waits on its own child process: threads are enough
+        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda bc: run_on_backend(bc[0], bc[1], examples), chunks))
+    return [f for r in results for f in r]  # backend by backend, as `backends` lists
+
+
+# -- worker processes --------------------------------------------------------------------
+
+_REGISTRY: dict[str, Case] = {}
+
+
+def _start_worker(log: str) -> None:
+    """Send the worker's output to ``log`` and build the registry once."""
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .conformance import all_cases
+
+    _REGISTRY.update((c.case_id, c) for c in all_cases())
+
+
+def _probe_in_worker(case_id: str, examples: int) -> tuple[dict[str, Any], float]:
+    start = time.perf_counter()
+    f = probe(_REGISTRY[case_id], examples)
+    record = {
+        "status": f.status,
+        "inputs": f.inputs,
+        "expected": f.expected,
+        "got": f.got,
+        "why": f.why,
+        "examples": f.examples,
+    }
+    try:
+        pickle.dumps(record)
+    except Exception:  # an outcome that cannot travel: its description does
+        for key in ("inputs", "expected", "got"):
+            if record[key] is not None:
+                record[key] = Described(describe(record[key], 2000))
+    return record, time.perf_counter() - start
+
+
+def _run_in_workers(
+    cases: Sequence[Case],
+    todo: list[int],
+    examples: int,
+    jobs: int,
+    finish: Callable[[int, Finding, float], None],
+) -> None:
+    from .conformance import all_cases
+
+    registered = {c.case_id for c in all_cases()}
+    here = [i for i in todo if cases[i].case_id not in registered]  # made by the caller
+    for i in here:
+        start = time.perf_counter()
+        finish(i, probe(cases[i], examples), time.perf_counter() - start)
+    todo = [i for i in todo if i not in set(here)]
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "workers.log")
+        context = multiprocessing.get_context("spawn")
+        try:
+            with cf.ProcessPoolExecutor(
+                max_workers=min(jobs, len(todo)),
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(log,),
+            ) as pool:
+                futures = {
+                    pool.submit(_probe_in_worker, cases[i].case_id, examples): i for i in todo
+                }
+                for future in cf.as_completed(futures):
+                    i = futures[future]
+                    record, seconds = future.result()
+                    finish(i, Finding(cases[i], **record), seconds)
+        except cf.process.BrokenProcessPool:
+            tail = Path(log).read_text(errors="replace")[-3000:] if os.path.exists(log) else ""
+            print(f"a worker process died; its last output:\n{tail}", file=sys.stderr)
+            raise

@@ -1,0 +1,86 @@
+"""The report's runner: worker processes give the same findings, and the progress bar fits."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from maskref import cli, runner
+from maskref.conformance import all_cases
+from maskref.progress import ProgressBar
+from maskref.report import select
+
+
+def _laws(n: int = 4):
+    """A few of the reference's laws: NumPy only, so the workers start quickly."""
+    return [c for c in select(all_cases(), "law:") if not c.requires][:n]
+
+
+def _key(f):
+    return f.case.case_id, f.status, repr(f.inputs), repr(f.expected), repr(f.got), f.why
+
+
+def test_workers_find_what_one_process_finds():
+    cases = _laws()
+    seen: list[int] = []
+    one = runner.run(cases, 5)
+    two = runner.run(cases, 5, lambda i, n, case, s: seen.append(i), jobs=2)
+    assert [_key(f) for f in one] == [_key(f) for f in two]
+    assert [f.case for f in two] == cases  # in the order given, whatever finished first
+    assert seen == list(range(1, len(cases) + 1))
+
+
+def test_a_case_outside_the_registry_runs_in_this_process():
+    import dataclasses
+
+    law = _laws(1)[0]
+    made_here = dataclasses.replace(law, api=law.api + " (made by a caller)")
+    findings = runner.run([made_here, *_laws(2)], 3, jobs=2)
+    assert findings[0].case is made_here and findings[0].status == "agrees"
+
+
+def test_the_progress_line_fits_the_terminal():
+    bar = ProgressBar(io.StringIO(), width=80)
+    label = "attention_mask:torch.nn.MultiheadAttention.key_padding_mask[" + "x" * 100 + "]"
+    for done in (0, 7, 604):
+        line = bar.line(done, 604, label)
+        assert len(line) <= 79, line
+        assert line.startswith(f"[{done:>3}/604]")
+    assert "░" not in bar.line(604, 604, "") and "█" not in bar.line(0, 604, "")
+    assert len(ProgressBar(io.StringIO(), width=10).line(3, 604, label)) <= 20
+
+
+def test_progress_off_a_terminal_is_one_short_line_per_update():
+    out = io.StringIO()
+    bar = ProgressBar(out, width=60)
+    bar.update(1, 2, "a")
+    bar.update(2, 2, "b")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in out.getvalue()
+    assert all(len(line) <= 59 for line in lines)
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-2", "1.5"])
+def test_counts_are_checked_with_a_readable_message(bad, capsys):
+    for option in ("--examples", "--jobs"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["report", option, bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {option}" in err and "expected a whole number >= 1" in err
+        assert "_positive" not in err
+
+
+def test_only_an_operation_name_selects_that_operation_alone():
+    chosen = select(all_cases(), "sequence_mask")
+    assert chosen and {c.operation for c in chosen} == {"sequence_mask"}
+    broad = select(all_cases(), "sequence_mask:")  # a substring of the id
+    assert {c.operation for c in broad} == {"sequence_mask"}
+    assert select(all_cases(), "*keras*pad_sequences*")  # a glob
+
+
+def test_the_default_jobs_is_the_core_count():
+    assert runner.default_jobs() >= 1
+    sub = cli.parser()._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr]
+    assert f"number of cores, {runner.default_jobs()} here" in " ".join(sub.format_help().split())
