@@ -6,6 +6,8 @@ cases (tests/test_conformance.py); these tests pin what those cannot see.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from conftest import require
@@ -421,3 +423,22 @@ def test_unsigned_dtypes_with_few_torch_kernels(dtype):
     assert [p.dtype for p in parts] == [dtype, dtype] and parts[1].tolist() == [1]
     with pytest.raises(ValueError, match="cannot be cast to int8"):
         ti.pad_sequences([torch.tensor([200]).to(dtype)], dtype="int8")
+
+
+def test_dim_and_keepdim_are_torch_spellings_of_axis_and_keepdims():
+    x = torch.tensor([[1.0, 2.0, float("nan")], [4.0, 5.0, 6.0]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    assert ti.masked_sum(x, mask, dim=1).tolist() == [3.0, 4.0]
+    assert ti.masked_mean(x, mask, dim=1, keepdim=True).shape == (2, 1)
+    assert ti.masked_softmax(x, mask, dim=-1).shape == (2, 3)
+    assert float(ti.masked_sum(x, mask, dim=None)) == 7.0  # dim=None: every axis, as torch.sum
+    for call in (
+        lambda: ti.masked_sum(x, mask, axis=1, dim=1),
+        lambda: ti.masked_sum(x, mask, 1, dim=1),
+        lambda: ti.masked_mean(x, mask, 1, True, keepdim=True),
+    ):
+        with pytest.raises(TypeError, match=r"got both \w+= and its alias"):
+            call()
+    assert "dim" in inspect.signature(ti.masked_max).parameters
+    assert "``dim`` is accepted as another name for ``axis``" in ti.masked_max.__doc__
+    assert "dim" not in inspect.signature(ti.pad_sequences).parameters  # no axis there

@@ -6,4 +6,4 @@ from maskref.api import Backend
 
 from . import _convert
 
-BACKEND = Backend("torch_impl", adapter=_convert)
+BACKEND = Backend("torch_impl", adapter=_convert, aliases={"dim": "axis", "keepdim": "keepdims"})

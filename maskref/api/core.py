@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -75,7 +75,10 @@ class Backend:
     hook; ``ok`` is a boolean scalar (a Python bool or a 0-d tensor),
     ``error()`` builds the exception (it may read tensor values; it is called
     only on failure and only where values can be read), ``message`` is the
-    text a graph-mode assertion carries. ``guard(fn)`` wraps every bound
+    text a graph-mode assertion carries. ``aliases`` maps a keyword this
+    backend's users type to the parameter it stands for (torch users write
+    ``dim=`` for ``axis=``); a function with that parameter then accepts either,
+    never both. ``guard(fn)`` wraps every bound
     public function (TensorFlow turns stray ``OpError``\\ s into Python
     errors and attaches graph-mode checks to the result there); the default
     returns ``fn``. ``adapter`` holds the backend's conversion helpers (its
@@ -86,6 +89,7 @@ class Backend:
     adapter: ModuleType | None = None
     require: Callable[..., None] = _raise_now
     guard: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda fn: fn
+    aliases: Mapping[str, str] = field(default_factory=dict)
     _modules: dict[str, ModuleType] = field(default_factory=dict, repr=False)
 
     @property
@@ -120,21 +124,59 @@ def _notes(kernel: Callable[..., Any] | None, backend: Backend) -> str:
     return f"\n\n{backend.package} notes\n{'-' * (len(backend.package) + 6)}\n{doc}"
 
 
+class _Unset:
+    """The default of an alias parameter: the parameter it stands for decides."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"<as {self.target}>"
+
+
+def _with_aliases(
+    front: Callable[..., Any], call: Callable[..., Any], aliases: dict[str, str]
+) -> Callable[..., Any]:
+    """``call`` accepting each alias keyword in place of the parameter it names."""
+    name = front.__name__
+    positional = [p.name for p in list(inspect.signature(front).parameters.values())[1:]]
+
+    def aliased(*args: Any, **kwargs: Any) -> Any:
+        for alias, target in aliases.items():
+            if alias not in kwargs:
+                continue
+            value = kwargs.pop(alias)
+            if target in kwargs or target in positional[: len(args)]:
+                raise TypeError(f"{name}() got both {target}= and its alias {alias}=")
+            kwargs[target] = value
+        return call(*args, **kwargs)
+
+    return aliased
+
+
 def bind(
     front: Callable[..., Any], backend: Backend, kernel: Callable[..., Any] | None
 ) -> Callable[..., Any]:
-    """The public function ``front`` on ``backend``: same signature without ``B``; the front
-    end's docstring followed by ``kernel``'s (the backend's notes)."""
+    """The public function ``front`` on ``backend``: same signature without ``B`` (plus the
+    backend's aliases of its parameters); the front end's docstring followed by ``kernel``'s
+    (the backend's notes)."""
     guarded = backend.guard(functools.partial(front, backend))
+    sig = inspect.signature(front)
+    params = list(sig.parameters.values())[1:]
+    aliases = {a: t for a, t in backend.aliases.items() if t in sig.parameters}
+    call = _with_aliases(front, guarded, aliases) if aliases else guarded
 
     @functools.wraps(front)
     def public(*args: Any, **kwargs: Any) -> Any:
-        return guarded(*args, **kwargs)
+        return call(*args, **kwargs)
 
-    sig = inspect.signature(front)
-    params = list(sig.parameters.values())[1:]
+    doc = inspect.getdoc(front) or ""
+    for alias, target in aliases.items():
+        kind = inspect.Parameter.KEYWORD_ONLY
+        params.append(inspect.Parameter(alias, kind, default=_Unset(target)))
+        doc += f"\n\n``{alias}`` is accepted as another name for ``{target}`` ({backend.package})."
     public.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    public.__doc__ = (inspect.getdoc(front) or "") + _notes(kernel, backend)
+    public.__doc__ = doc + _notes(kernel, backend)
     public.__module__ = backend.package
     public.__qualname__ = front.__name__
     public.__wrapped__ = front  # type: ignore[attr-defined]
