@@ -173,3 +173,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+``maskref docs --serve`` / ``--build`` serves or builds the documentation site.
+    d = sub.add_parser(
+        "docs",
+        help="serve or build the documentation site (a checkout, with the docs extra)",
+        description="MkDocs on the checkout's mkdocs.yml: --serve runs `mkdocs serve`, "
+        "--build runs `mkdocs build --strict` (warnings are errors).",
+    )
+    how = d.add_mutually_exclusive_group(required=True)
+    how.add_argument("--serve", action="store_true", help="serve the site, rebuilt on edits")
+    how.add_argument("--build", action="store_true", help="build the site")
+    d.add_argument("-o", "--output", metavar="DIR", help="build into DIR (default: site/)")
+    d.add_argument("--dev-addr", metavar="HOST:PORT", help="--serve's address")
+    if args.command == "docs":
+        from .docs import docs_command
+
+        return docs_command(args)
