@@ -125,6 +125,17 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="show progress on stderr (default: once the check takes more than 2 s)",
     )
+    from .show import add_show_arguments
+
+    add_show_arguments(
+        sub.add_parser(
+            "show",
+            help="print a padded batch and its mask, an attention mask or every layout as text",
+            description='Examples: maskref show "[[1,2,3],[4,5],[6]]" --padding post; '
+            "maskref show --causal 5; maskref show --lengths 3,2; "
+            'maskref show "[[1,2,3],[4,5]]" --layouts',
+        )
+    )
     return p
 
 
@@ -159,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"expects divergence {case.expect}" if case.expect else "expects agreement"
             print(f"{case.case_id}  ({case.kind}; {tag})")
         return 0
+    if args.command == "show":
+        from .show import run_show
+
+        return run_show(args)
     if args.command == "check":
         from .testing.command import run_check
 
