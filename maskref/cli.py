@@ -7,11 +7,13 @@ framework and prints which APIs agree with the reference and which diverge.
 ``1`` or ``-inf`` means to each framework's argument).
 ``maskref check FILE.py:make_model`` checks that a model ignores its padding
 (:mod:`maskref.testing`); its exit status is 1 when a check fails.
+``maskref docs --serve`` / ``--build`` serves or builds the documentation site.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 
@@ -61,7 +63,19 @@ def parser() -> argparse.ArgumentParser:
         "report",
         help="compare every installed framework's padding/masking APIs with the reference",
     )
-    r.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    r.add_argument(
+        "--format",
+        choices=("text", "markdown", "json", "html"),
+        default="text",
+        help="text (default), markdown (a table), json (for tools) or html (a self-contained "
+        "page with filters and each divergence drawn as grids)",
+    )
+    r.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
+    )
     r.add_argument(
         "--examples",
         type=_positive,
@@ -101,6 +115,17 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "conventions", help="print what True/1/-inf means in each framework's mask argument"
     )
+    d = sub.add_parser(
+        "docs",
+        help="serve or build the documentation site (a checkout, with the docs extra)",
+        description="MkDocs on the checkout's mkdocs.yml: --serve runs `mkdocs serve`, "
+        "--build runs `mkdocs build --strict` (warnings are errors).",
+    )
+    how = d.add_mutually_exclusive_group(required=True)
+    how.add_argument("--serve", action="store_true", help="serve the site, rebuilt on edits")
+    how.add_argument("--build", action="store_true", help="build the site")
+    d.add_argument("-o", "--output", metavar="DIR", help="build into DIR (default: site/)")
+    d.add_argument("--dev-addr", metavar="HOST:PORT", help="--serve's address")
     k = sub.add_parser(
         "check",
         help="check that a model ignores its padding (six checks; exit status 1 on a failure)",
@@ -162,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "conventions":
         print(conventions_table())
         return 0
+    if args.command == "docs":
+        from .docs import docs_command
+
+        return docs_command(args)
     if args.command == "cases":
         from .conformance import all_cases
         from .report import select
@@ -180,27 +209,19 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(args)
     from .report import report
 
+    # -o: the file is written once the report is complete, so a failed run leaves no half page
+    buffer = io.StringIO()
+    out = buffer if args.output else sys.stdout
     jobs = args.jobs or default_jobs()
-    return report(
-        args.examples, args.format, args.only, sys.stdout, args.progress, args.keras_backends, jobs
+    status = report(
+        args.examples, args.format, args.only, out, args.progress, args.keras_backends, jobs
     )
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(buffer.getvalue())
+        print(f"report written to {args.output}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-``maskref docs --serve`` / ``--build`` serves or builds the documentation site.
-    d = sub.add_parser(
-        "docs",
-        help="serve or build the documentation site (a checkout, with the docs extra)",
-        description="MkDocs on the checkout's mkdocs.yml: --serve runs `mkdocs serve`, "
-        "--build runs `mkdocs build --strict` (warnings are errors).",
-    )
-    how = d.add_mutually_exclusive_group(required=True)
-    how.add_argument("--serve", action="store_true", help="serve the site, rebuilt on edits")
-    how.add_argument("--build", action="store_true", help="build the site")
-    d.add_argument("-o", "--output", metavar="DIR", help="build into DIR (default: site/)")
-    d.add_argument("--dev-addr", metavar="HOST:PORT", help="--serve's address")
-    if args.command == "docs":
-        from .docs import docs_command
-
-        return docs_command(args)
