@@ -119,11 +119,29 @@ def split_fences(text: str) -> Iterator[tuple[bool, str]]:
         yield fence is not None, "".join(chunk)
 
 
-def directives(text: str) -> Iterator[tuple[str, str]]:
-    """Every directive ``(name, args)`` of a page, outside code fences."""
+# A code span ends at the first run of as many backticks, within its paragraph.
+_CODE_SPAN = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\n).)*?(?<!`)(?P=ticks)(?!`)", re.S)
+
+
+def _prose(text: str) -> Iterator[tuple[bool, str]]:
+    """``text`` as ``(is_code, piece)``: code fences and inline code spans are code."""
     for fenced, chunk in split_fences(text):
-        if not fenced:
-            for m in _DIRECTIVE.finditer(chunk):
+        if fenced:
+            yield True, chunk
+            continue
+        start = 0
+        for m in _CODE_SPAN.finditer(chunk):
+            yield False, chunk[start : m.start()]
+            yield True, m[0]
+            start = m.end()
+        yield False, chunk[start:]
+
+
+def directives(text: str) -> Iterator[tuple[str, str]]:
+    """Every directive ``(name, args)`` of a page, outside code (fences and code spans)."""
+    for code, piece in _prose(text):
+        if not code:
+            for m in _DIRECTIVE.finditer(piece):
                 yield m["name"], m["args"].strip()
 
 
@@ -214,7 +232,8 @@ def page_snippets(path: Path | str, text: str | None = None) -> PageSnippets:
             opening = _FENCE.match(lines[0])
             assert opening is not None
             indent = len(opening["indent"])
-            body = [ln[indent:] if ln[:indent].isspace() else ln.lstrip() for ln in lines[1:-1]]
+            # A fence indented (in a list or an admonition) has its lines indented as much.
+            body = [ln[min(indent, len(ln) - len(ln.lstrip())) :] for ln in lines[1:-1]]
             snippets.append(
                 Snippet(
                     lang=(opening["info"].split() or [""])[0],
@@ -346,16 +365,43 @@ def public_object(name: str) -> Any:
     return getattr(reference, name)
 
 
+class _Written(str):
+    """An annotation shown as its source text (``repr`` without quotes)."""
+
+    def __new__(cls, annotation: Any) -> Any:
+        if annotation is inspect.Parameter.empty:
+            return annotation
+        text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+        return super().__new__(cls, text)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def signature(name: str, *, annotations: bool = False) -> str:
     """``name(...)`` as users call it (without the front end's backend argument)."""
     obj = public_object(name)
     sig = inspect.signature(obj)
     params = [p for p in sig.parameters.values() if p.name != "B"]
-    if not annotations:
+    if annotations:  # postponed annotations are strings: shown as written, unquoted
+        params = [p.replace(annotation=_Written(p.annotation)) for p in params]
+        ret = inspect.Signature.empty if inspect.isclass(obj) else _Written(sig.return_annotation)
+    else:
         params = [p.replace(annotation=inspect.Parameter.empty) for p in params]
-    ret = sig.return_annotation if annotations else inspect.Signature.empty
-    text = str(sig.replace(parameters=params, return_annotation=ret))
-    return name + text.replace("'", "") if annotations else name + text
+        ret = inspect.Signature.empty
+    text = name + str(sig.replace(parameters=params, return_annotation=ret))
+    if len(text) <= 88:
+        return text
+    # One parameter a line, as a formatter would write the definition.
+    shown = [str(p) for p in params]
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.KEYWORD_ONLY in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds:
+        shown.insert(kinds.index(inspect.Parameter.KEYWORD_ONLY), "*")
+    if inspect.Parameter.POSITIONAL_ONLY in kinds:
+        last = max(i for i, k in enumerate(kinds) if k is inspect.Parameter.POSITIONAL_ONLY)
+        shown.insert(last + 1, "/")
+    tail = text[text.rindex(")") :]
+    return name + "(\n" + "".join(f"    {p},\n" for p in shown) + tail
 
 
 def doc_of(name: str) -> str:
@@ -441,18 +487,32 @@ def counts_markdown() -> str:
     return (
         f"**{n['cases']}** conformance cases over {n['operations']} operations: "
         f"**{n['agree']}** assert agreement with the reference and **{n['diverge']}** "
-        f"record a divergence of a framework's API ({n['backend']} cases test maskref's own "
-        f"backends, {n['invariant']} the reference's laws, {n['native']} the frameworks' own "
-        f"APIs, {n['apis']} of them)"
+        f"record a divergence ({n['backend']} cases check maskref's own backends, "
+        f"{n['invariant']} the reference's laws and {n['native']} the frameworks' own APIs, "
+        f"{n['apis']} distinct ones)"
     )
 
 
 def _cell(text: str) -> str:
-    return html.escape(" ".join(str(text).split())).replace("|", "&#124;")
+    """Plain text for a table cell: no Markdown or HTML in it is interpreted."""
+    text = html.escape(re.sub(r"\s+", " ", str(text)))
+    return re.sub(r"([\\`*_\[\]#])", r"\\\1", text).replace("|", "&#124;")
+
+
+def _prose_cell(text: str) -> str:
+    """Prose for a table cell: its `code spans` kept as code, the rest plain text."""
+    pieces = re.split(r"(`[^`]+`)", " ".join(str(text).split()))  # whitespace: one space
+    return "".join(
+        f"<code>{html.escape(p[1:-1])}</code>".replace("|", "&#124;")
+        if p.startswith("`")
+        else _cell(p)
+        for p in pieces
+        if p
+    )
 
 
 def _code_cell(text: str) -> str:
-    return f"<code>{_cell(text)}</code>"
+    return f"<code>{html.escape(' '.join(str(text).split()))}</code>".replace("|", "&#124;")
 
 
 def divergences_markdown(operations: Iterable[str]) -> str:
@@ -483,17 +543,21 @@ def divergences_markdown(operations: Iterable[str]) -> str:
             rows = [_code(c.api) + (f" ({_cell(c.domain)})" if c.domain else "") for c in natives]
             out.append("- frameworks' APIs that agree: " + "; ".join(rows))
         out.append("")
-        if diverge:
+        apis = list(dict.fromkeys(c.api for c in diverge))  # in the registry's order
+        for api in apis:
             out += [
-                "| API | divergence | what it does | smallest input |",
-                "|---|---|---|---|",
+                f"*{_code(api)}*",
+                "",
+                "| divergence | what it does | smallest input |",
+                "|---|---|---|",
             ]
             for c in diverge:
-                example = describe(c.example) if c.example is not None else "(none pinned)"
-                out.append(
-                    f"| {_code_cell(c.api)} | {_code_cell(c.expect)} | "
-                    f"{_cell(c.explanation)} | {_code_cell(example)} |"
-                )
+                if c.api == api:
+                    example = describe(c.example) if c.example is not None else "(none pinned)"
+                    out.append(
+                        f"| {_code_cell(c.expect)} | {_prose_cell(c.explanation)} | "
+                        f"{_code_cell(example)} |"
+                    )
             out.append("")
     return "\n".join(out)
 
@@ -554,11 +618,11 @@ class Site:
     def expand(self, markdown: str, page: str) -> str:
         """Every directive of ``markdown`` (the page ``page``, relative to docs/) expanded."""
         out = []
-        for fenced, chunk in split_fences(markdown):
-            if fenced:
-                out.append(chunk)
+        for code, piece in _prose(markdown):
+            if code:
+                out.append(piece)
             else:
-                out.append(_DIRECTIVE.sub(lambda m: self.render(m["name"], m["args"], page), chunk))
+                out.append(_DIRECTIVE.sub(lambda m: self.render(m["name"], m["args"], page), piece))
         return "".join(out)
 
     def render(self, name: str, args: str, page: str) -> str:
@@ -586,6 +650,8 @@ class Site:
             return conventions_table()
         if name == "tolerances":
             return tolerances_markdown()
+        if name == "backends":
+            return self.backends(page)
         raise DirectiveError(f"unknown directive maskref:{name} (in {page})")
 
     def rule(self, name: str, page: str, level: int = 3) -> str:
@@ -641,6 +707,20 @@ class Site:
             f"  <figcaption>Drawn at build time: <code>{html.escape(expr)}</code></figcaption>\n"
             "</figure>\n"
         )
+
+    def backends(self, page: str) -> str:
+        """Each backend package's docstring (read from source: no framework imported)."""
+        out = []
+        for package in BACKENDS:
+            doc = ast.get_docstring(_tree(ROOT / package / "__init__.py")) or ""
+            extras = f" ([extras](api/{package}.md))" if EXTRAS[package] else ""
+            out.append(f"### `{package}`{extras}\n")
+            out.append(docstring_markdown(doc, self.linker(page)))
+        return self._relink("\n".join(out), page)
+
+    def _relink(self, text: str, page: str) -> str:
+        # Links written from the docs root (api/x.md) made relative to ``page``.
+        return re.sub(r"\]\((api/[^)#]+\.md)", lambda m: f"]({self._rel(m[1], page)}", text)
 
     def api(self, what: str, page: str) -> str:
         if what in SHARED:
@@ -797,6 +877,8 @@ def keras_stack(mask: Any, *layers: str | tuple[str, dict[str, Any]]) -> list[_L
             if kind in ("create", "merge", "concatenate"):
                 raise ValueError(f"keras_stack draws one-input layers after the first: {cls}")
             out = reference.flow_mask(kind, current, **options)
+        if kind == "recurrent":  # named by what it does, as tf_impl.explain_masks does
+            kind = "keep" if options.get("return_sequences") else "consume"
         flag = "destroyed" if current is not None and out is None and kind == "destroy" else None
         label = cls.lower() if not options else f"{cls.lower()} ({', '.join(options)})"
         records.append(_Layer(label, cls, kind, summary(current), summary(out), flag))
@@ -840,13 +922,18 @@ _SITE: Site | None = None
 
 def on_files(files: Any, config: Any) -> Any:
     """Scan every page for rule sections and figures; draw the figures into the site."""
+    from mkdocs.exceptions import PluginError
     from mkdocs.structure.files import File
 
     global _SITE
     _SITE = Site.scan(Path(config["docs_dir"]))
     for expr, path in sorted(_SITE.figures.items(), key=lambda item: item[1]):
         if files.get_file_from_path(path) is None:
-            files.append(File.generated(config, path, content=render_figure(expr)))
+            try:
+                png = render_figure(expr)
+            except Exception as err:  # name the directive, whatever went wrong in it
+                raise PluginError(f"maskref:figure {expr}: {type(err).__name__}: {err}") from err
+            files.append(File.generated(config, path, content=png))
     return files
 
 
