@@ -40,6 +40,7 @@ import importlib
 import importlib.util
 import inspect
 import io
+import os
 import posixpath
 import re
 import subprocess
@@ -683,7 +684,7 @@ class Site:
                 f"| [`{name}`]({self.rule_link(name, page)}) | {summary.replace('|', '&#124;')} "
                 f"| [API]({self.api_link(name, page)}) |"
             )
-        return "\n".join(rows) + "\n"
+        return _function_table(rows)
 
     def index(self, page: str) -> str:
         rows = ["| function | page | rule |", "|---|---|---|"]
@@ -696,7 +697,7 @@ class Site:
                     f"| [`{name}`]({self.rule_link(name, page)}) | "
                     f"[{title}]({self._rel(target, page)}) | {summary.replace('|', '&#124;')} |"
                 )
-        return "\n".join(rows) + "\n"
+        return _function_table(rows)
 
     def figure(self, expr: str, page: str) -> str:
         path = self.figures.get(expr) or figure_path(expr)
@@ -783,6 +784,11 @@ class Site:
         return "\n".join(out)
 
 
+def _function_table(rows: list[str]) -> str:
+    # A class for the stylesheet: function names in these tables are never broken.
+    return '<div class="maskref-functions" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
+
+
 def _indent(text: str) -> str:
     return "".join(("    " + line) if line.strip() else line for line in text.splitlines(True))
 
@@ -825,11 +831,14 @@ def _figure_call(expr: str) -> ast.Call:
 
 
 def figure_title(expr: str) -> str:
-    """The ``title=`` of the figure's call when it is a literal string (the image's alt)."""
-    for kw in _figure_call(expr).keywords:
+    """The image's alt text: the call's ``title=`` when it is a literal string, else the
+    function's name."""
+    call = _figure_call(expr)
+    for kw in call.keywords:
         if kw.arg == "title" and isinstance(kw.value, ast.Constant):
             return html.escape(str(kw.value.value))
-    return "figure"
+    assert isinstance(call.func, ast.Name)
+    return call.func.id
 
 
 @dataclass(frozen=True)
@@ -1055,7 +1064,9 @@ def docs_command(args: argparse.Namespace) -> int:
     else:
         out = Path(args.output) if args.output else config.parent / "site"
         command += ["build", "--strict", "-f", str(config), "-d", str(out.resolve())]
-    return subprocess.run(command, cwd=config.parent).returncode
+    # Material prints an advertisement for its successor on every build: not ours to show.
+    env = {"NO_MKDOCS_2_WARNING": "1", **os.environ}
+    return subprocess.run(command, cwd=config.parent, env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

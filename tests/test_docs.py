@@ -413,7 +413,7 @@ def test_docs_command_runs_mkdocs_on_the_checkout(monkeypatch, tmp_path):
     class Done:
         returncode = 0
 
-    def fake_run(command, cwd):
+    def fake_run(command, cwd, env):
         calls.append((command, cwd))
         return Done()
 
