@@ -19,8 +19,10 @@ everything that comes from the code is generated at build time, never typed:
 ``<!-- maskref:api MODULE -->``
     an API reference page: a shared module (``padding``, ...) or a backend's extras
     (``tf_impl``, ``torch_impl``), from the docstrings.
-``<!-- maskref:index -->``, ``<!-- maskref:conventions -->``, ``<!-- maskref:tolerances -->``
-    every function with its page; the table of mask conventions; float tolerances.
+``<!-- maskref:index -->``, ``<!-- maskref:conventions -->``, ``<!-- maskref:tolerances -->``,
+``<!-- maskref:backends -->``
+    every function with its page; the table of mask conventions; float tolerances; each
+    backend package's docstring.
 
 A directive can also be a region, ``<!-- maskref:counts -->...<!-- /maskref:counts -->``:
 the build replaces the region, and ``python -m maskref.docs readme`` rewrites the text
@@ -439,21 +441,44 @@ def backend_notes(package: str, name: str) -> str:
     return doc or ""
 
 
-def _ast_signature(node: ast.FunctionDef | ast.ClassDef) -> str:
+def _ast_init(node: ast.ClassDef, package: str, module: str) -> ast.FunctionDef | None:
+    """The ``__init__`` a class defines or inherits from a base in the same module."""
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            return item
+    for base in node.bases:
+        found = source_definition(package, module, ast.unparse(base))
+        if isinstance(found, ast.ClassDef):
+            init = _ast_init(found, package, module)
+            if init is not None:
+                return init
+    return None
+
+
+def _ast_signature(node: ast.FunctionDef | ast.ClassDef, package: str, module: str) -> str:
     if isinstance(node, ast.ClassDef):
-        init = next(
-            (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
-            None,
-        )
+        init = _ast_init(node, package, module)
         if init is None:
             bases = ", ".join(ast.unparse(b) for b in node.bases)
             return f"class {node.name}({bases})"
-        node_args = init.args
-        text = ast.unparse(node_args)
-        text = re.sub(r"^self(, )?", "", text)
-        return f"{node.name}({text})"
+        return _wrap(node.name, re.sub(r"^self(, )?", "", ast.unparse(init.args)), "")
     ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
-    return f"{node.name}({ast.unparse(node.args)}){ret}"
+    return _wrap(node.name, ast.unparse(node.args), ret)
+
+
+def _wrap(name: str, params: str, tail: str) -> str:
+    """``name(params)tail``, one parameter a line when it is too long for one line."""
+    if len(name) + len(params) + len(tail) + 2 <= 88:
+        return f"{name}({params}){tail}"
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(params):  # split at the commas outside brackets
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(params[start:i].strip())
+            start = i + 1
+    parts.append(params[start:].strip())
+    return name + "(\n" + "".join(f"    {p},\n" for p in parts) + ")" + tail
 
 
 # ---------------------------------------------------------------------------------------
@@ -778,7 +803,7 @@ class Site:
                         doc = ast.get_docstring(base_node)
                 out += [
                     f"### `{name}` {{#{name}}}\n",
-                    f"```python\n{_ast_signature(node)}\n```\n",
+                    f"```python\n{_ast_signature(node, package, module)}\n```\n",
                     docstring_markdown(doc or "", link) if doc else "",
                 ]
         return "\n".join(out)
