@@ -21,6 +21,7 @@ from .conformance import Case, Finding, all_cases, describe
 from .conformance.operations import OPERATIONS, ragged_operations
 from .keras_backends import current_backend, installed_backends, is_keras_case
 from .progress import ProgressBar
+from .report_html import format_html
 
 EXTRAS = {"tensorflow": "tf", "keras": "tf", "torch": "torch", "jax": "jax", "flax": "jax"}
 DISTRIBUTIONS = (
@@ -109,12 +110,46 @@ def missing_extras(findings: list[Finding]) -> list[str]:
     return sorted(extras)
 
 
+def summary_counts(findings: list[Finding]) -> dict[str, int]:
+    """How many cases agree, diverge (recorded or not) and could not run.
+
+    ``unexpected`` counts the findings that differ from the registry: an
+    unrecorded divergence, or a recorded one that is gone.
+    """
+    diverging = [f for f in findings if f.status == "diverges"]
+    return {
+        "cases": len(findings),
+        "agrees": sum(f.status == "agrees" for f in findings),
+        "diverges": len(diverging),
+        "unexpected": sum(not f.as_expected for f in findings),
+        "unavailable": sum(f.status == "unavailable" for f in findings),
+        "recorded_divergences": sum(f.as_expected for f in diverging),
+    }
+
+
 def summary_line(findings: list[Finding]) -> str:
-    counts: dict[str, int] = {}
-    for f in findings:
-        key = f.status if f.as_expected or f.status == "unavailable" else "unexpected"
-        counts[key] = counts.get(key, 0) + 1
-    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    """One line, e.g. ``20 agree, 98 diverge (all recorded), 2 not installed``."""
+    counts = summary_counts(findings)
+    gone = sum(f.status == "agrees" and not f.as_expected for f in findings)
+    parts = []
+    if counts["agrees"]:
+        parts.append(
+            f"{counts['agrees']} agree{'s' if counts['agrees'] == 1 else ''}"
+            + (f" ({gone} where a recorded divergence is gone)" if gone else "")
+        )
+    if counts["diverges"]:
+        recorded, n = counts["recorded_divergences"], counts["diverges"]
+        known = (
+            "all recorded"
+            if recorded == n
+            else "none recorded"
+            if not recorded
+            else f"{recorded} recorded, {n - recorded} not recorded"
+        )
+        parts.append(f"{n} diverge{'s' if n == 1 else ''} ({known})")
+    if counts["unavailable"]:
+        parts.append(f"{counts['unavailable']} not installed")
+    return ", ".join(parts) or "no case"
 
 
 def _finding_lines(f: Finding, indent: str) -> list[str]:
@@ -168,19 +203,23 @@ def format_markdown(findings: list[Finding], examples: int) -> str:
         + ", ".join(f"{k} {v}" for k, v in versions().items())
         + ".",
         "",
-        "| operation | API | result | smallest input | reference | API |",
-        "|---|---|---|---|---|---|",
+        "| operation | API | result | why | smallest input | reference gives | API gives |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in findings:
         label = f.case.api + (f" [{f.case.domain}]" if f.case.domain else "")
-        row = [f.case.operation, label, status_word(f)]
+        # An agreement needs no "why"; anything else explains itself (or says what is missing).
+        why = f.case.explanation if f.status != "agrees" or not f.as_expected else ""
+        if f.status == "unavailable":
+            why = f.why
+        row = [f.case.operation, label, status_word(f), why]
         if f.status == "diverges" and f.inputs is not None:
             row += [describe(f.inputs, 120), describe(f.expected, 120), describe(f.got, 120)]
         else:
             row += ["", "", ""]
         out.append(
             "| "
-            + " | ".join(f"`{_md(c)}`" if i > 2 and c else _md(c) for i, c in enumerate(row))
+            + " | ".join(f"`{_md(c)}`" if i > 3 and c else _md(c) for i, c in enumerate(row))
             + " |"
         )
     out += ["", "Summary: " + summary_line(findings) + "."]
@@ -212,7 +251,8 @@ def as_json(findings: list[Finding], examples: int) -> str:
             {
                 "examples": examples,
                 "versions": versions(),
-                "summary": summary_line(findings),
+                "summary": summary_counts(findings),
+                "summary_line": summary_line(findings),
                 "cases": records,
             },
             indent=2,
@@ -243,7 +283,7 @@ def with_keras_backends(
     return merged
 
 
-FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json}
+FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json, "html": format_html}
 
 
 def report(

@@ -44,6 +44,29 @@ def require(module: str) -> None:
         )  # also called at the top of framework-only files
 
 
+def chromium_path() -> str | None:
+    """Debian's Chromium (Playwright's own browser download cannot reach the network)."""
+    import shutil
+
+    if os.path.exists("/usr/bin/chromium"):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+def require_chromium() -> str:
+    """Chromium's path, with Playwright to drive it, or a skip (a failure on CI's full leg)."""
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("playwright (pip install -c constraints.txt 'maskref[test]')")
+    if chromium_path() is None:
+        missing.append("chromium (apt-get install chromium)")
+    if missing:
+        if ON_CI and not NUMPY_ONLY:
+            pytest.fail(f"{' and '.join(missing)} missing, but CI must run the browser tests")
+        pytest.skip(f"needs {' and '.join(missing)}")
+    return str(chromium_path())
+
+
 def installed_backends() -> list[str]:
     """The backends whose framework is installed (on CI's full leg: all, or the test fails)."""
     out = []

@@ -18,6 +18,16 @@ def test_report_json_on_the_reference_laws(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["cases"] and all(c["status"] == "agrees" for c in data["cases"])
     assert all(c["kind"] == "invariant" for c in data["cases"])
+    n = len(data["cases"])
+    assert data["summary"] == {
+        "cases": n,
+        "agrees": n,
+        "diverges": 0,
+        "unexpected": 0,
+        "unavailable": 0,
+        "recorded_divergences": 0,
+    }
+    assert data["summary_line"] == f"{n} agree"
 
 
 def test_report_text_shows_a_divergence_with_its_smallest_input():
@@ -41,6 +51,22 @@ def test_report_markdown_table():
     assert any(
         line.startswith("| apply_mask | law: apply_mask is idempotent | agrees") for line in lines
     )
+    header = next(line for line in lines if line.startswith("| operation"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert len(columns) == len(set(columns)) and "why" in columns
+
+
+def test_a_recorded_divergence_in_markdown_and_text_keeps_its_why():
+    pattern = "nan-under-the-mask-leaks"  # a NumPy idiom: runs without any framework
+    out = io.StringIO()
+    assert report.report(3, "markdown", pattern, out, progress=False) == 0
+    row = next(line for line in out.getvalue().splitlines() if pattern in line)
+    why = report.select(report.all_cases(), pattern)[0].explanation
+    assert why and report._md(why) in row
+    assert "Summary: 1 diverges (all recorded)." in out.getvalue()
+    out = io.StringIO()
+    report.report(3, "text", pattern, out, progress=False)
+    assert "summary: 1 diverges (all recorded)" in out.getvalue()
 
 
 def test_report_fails_when_a_maskref_backend_diverges(monkeypatch):
@@ -58,6 +84,26 @@ def test_report_fails_when_a_maskref_backend_diverges(monkeypatch):
     out = io.StringIO()
     assert report.report(3, "text", None, out, progress=False) == 1
     assert "DIVERGES (unexpected)" in out.getvalue()
+    assert "summary: 1 diverges (none recorded)" in out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["html", "json"])
+def test_report_output_file(fmt, tmp_path, capsys):
+    path = tmp_path / f"report.{fmt}"
+    args = ["report", "--only", "law: apply_mask", "--examples", "3", "--jobs", "1"]
+    assert cli.main([*args, "--format", fmt, "-o", str(path)]) == 0
+    assert capsys.readouterr().out == ""
+    text = path.read_text(encoding="utf-8")
+    if fmt == "html":
+        assert text.startswith("<!DOCTYPE html>") and "law: apply_mask is idempotent" in text
+    else:
+        assert json.loads(text)["summary"]["agrees"] == 1
+
+
+def test_format_help_lists_the_formats():
+    sub = next(a for a in cli.parser()._actions if a.dest == "command")
+    help_text = sub.choices["report"].format_help()
+    assert all(f in help_text for f in ("text", "markdown", "json", "html", "--output FILE"))
 
 
 def test_unknown_pattern_and_bad_examples(capsys):
@@ -110,7 +156,7 @@ def test_keras_cases_run_on_another_keras_backend():
     assert report.report(3, "text", pattern, out, progress=False, keras_backends=["torch"]) == 0
     text = out.getvalue()
     assert "keras.layers.Masking(0.0) (eager) (keras/torch)" in text
-    assert "summary: 2 agrees" in text
+    assert "summary: 2 agree" in text
 
 
 def test_unknown_keras_backend_is_refused():
