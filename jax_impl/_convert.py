@@ -11,6 +11,7 @@ Python ints (static arguments).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -174,6 +175,33 @@ def device(value: object) -> Any:
 def dense_rows(x: object) -> None:
     """JAX has no ragged array type: always None."""
     return None
+
+
+def astype_once(x: Any, dtype: Any) -> Any:
+    """``x.astype(dtype)``, rounded once: XLA on the CPU converts float64 to float16 and
+    bfloat16 through float32, rounding twice (``1 + 2**-11 + 2**-40`` gives 1.0, not
+    ``1 + 2**-10``). Rounding to float32 *to odd* first (truncate, then set the last bit
+    of an inexact result) leaves the second rounding the only one that counts."""
+    dtype = jnp.dtype(dtype)
+    if x.dtype != jnp.float64 or dtype not in (jnp.float16, jnp.bfloat16):
+        return x.astype(dtype)
+    return _round_once(x, dtype)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _round_once(x: Any, dtype: Any) -> Any:
+    near = x.astype(jnp.float32)
+    back = near.astype(jnp.float64)
+    bits = jax.lax.bitcast_convert_type(near, jnp.uint32)
+    toward_zero = jnp.where(jnp.abs(back) > jnp.abs(x), bits - 1, bits)  # |near| one step less
+    odd = jnp.where(back == x, bits, toward_zero | 1)  # exact, or inexact: the sticky bit
+    odd = jnp.where(jnp.isnan(x) | jnp.isinf(near), bits, odd)
+    return jax.lax.bitcast_convert_type(odd, jnp.float32).astype(dtype)
+
+
+@_round_once.defjvp
+def _round_once_jvp(dtype: Any, primals: tuple, tangents: tuple) -> tuple:
+    return _round_once(primals[0], dtype), tangents[0].astype(dtype)  # a cast's derivative
 
 
 def cast(x: Any, dtype: str) -> Any:

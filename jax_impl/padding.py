@@ -19,7 +19,7 @@ from maskref.api._sequences import read_sequences
 from maskref.api.dtypes import bfloat16, cast_array
 from maskref.api.padding import check_padded_size
 
-from ._convert import canonical, cast_fill, check_fits, is_symbolic
+from ._convert import astype_once, canonical, cast_fill, check_fits, is_symbolic
 
 #: Strings and objects are the reference's alone (read by the front end).
 HOLDS_STRINGS = False
@@ -75,7 +75,7 @@ def _read(sequences: object, target: np.dtype) -> tuple[Any, Any]:
                 raise TypeError(f"sequences[{i}] is a scalar, not a sequence")
             if not is_symbolic(r):  # a traced row cannot be checked: jit skips value checks
                 cast_array(np.asarray(r), target, "sequences")
-        values = jnp.concatenate([r.astype(target) for r in rows])
+        values = jnp.concatenate([astype_once(r, target) for r in rows])
         return values, jnp.asarray([r.shape[0] for r in rows])
     values, lengths = read_sequences(sequences, target)
     check_fits(values, "sequences")  # integers the 32-bit default cannot hold

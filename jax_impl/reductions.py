@@ -24,6 +24,7 @@ from maskref.api.reductions import (
     work_dtype,
 )
 
+from . import _fast_reductions as fast
 from ._convert import canonical, cast_fill
 
 Axes = tuple[int, ...]
@@ -56,9 +57,21 @@ def _keep(x: Any, mask: Any, value: object, dtype: np.dtype) -> Any:
     return jnp.where(_b(x, mask), x.astype(dtype), jnp.asarray(value, dtype))
 
 
+def _total(x: Any, mask: Any, axes: Axes, keepdims: bool, work: np.dtype) -> Any:
+    """``sum(where(mask, x, 0))`` in ``work``: by one contraction where that is exact."""
+    if x.dtype == work and fast.applies(x, mask, axes):
+        total = fast.sum_valid(x, mask, axes)
+        return total.reshape(_kept_shape(x, axes)) if keepdims else total
+    return jnp.sum(_keep(x, mask, 0, work), axis=axes, keepdims=keepdims)
+
+
+def _kept_shape(x: Any, axes: Axes) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
 def masked_sum(x: Any, mask: Any, axes: Axes, keepdims: bool, empty: object) -> Any:
     out = _dt(sum_dtype(x.dtype.name))
-    total = jnp.sum(_keep(x, mask, 0, _dt(work_dtype(out.name))), axis=axes, keepdims=keepdims)
+    total = _total(x, mask, axes, keepdims, _dt(work_dtype(out.name)))
     return _finish(total, _count(x, mask, axes, keepdims) > 0, empty, out)
 
 
@@ -77,7 +90,7 @@ def masked_mean(x: Any, mask: Any, axes: Axes, keepdims: bool, empty: object) ->
     out = _dt(float_dtype(x.dtype.name))
     work = _dt(work_dtype(out.name))
     count = _count(x, mask, axes, keepdims)
-    total = jnp.sum(_keep(x, mask, 0, work), axis=axes, keepdims=keepdims)
+    total = _total(x, mask, axes, keepdims, work)
     return _finish(total / jnp.maximum(count, 1).astype(work), count > 0, empty, out)
 
 
@@ -109,6 +122,10 @@ def masked_std(x: Any, mask: Any, axes: Axes, keepdims: bool, ddof: float, empty
 
 
 def _extreme(x: Any, mask: Any, axes: Axes, keepdims: bool, empty: object, largest: bool) -> Any:
+    if fast.applies(x, mask, axes):  # one pass, exact (see _fast_reductions)
+        result = fast.max_valid(x, mask, axes, largest)
+        result = result.reshape(_kept_shape(x, axes)) if keepdims else result
+        return _finish(result, _count(x, mask, axes, keepdims) > 0, empty, np.dtype(x.dtype))
     fill = identity_of_max(x.dtype.name, largest)
     xs = jnp.where(_b(x, mask), x, jnp.asarray(fill, x.dtype))
     reduce = jnp.max if largest else jnp.min  # initial: an empty slice has no max

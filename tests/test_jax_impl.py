@@ -123,3 +123,70 @@ def test_the_32_bit_default_narrows_and_never_wraps():
     with jax.enable_x64(True):
         assert J.lengths_from_mask(M).dtype == jnp.int64
         assert int(J.pad_sequences([[2**40]], dtype="int64")[0, 0]) == 2**40
+
+
+# -- the one-pass sum and max (jax_impl/_fast_reductions.py) -----------------------------
+
+FAST = ["masked_sum", "masked_mean", "masked_max", "masked_min"]
+
+
+def _planted_batch(seed: int, poison: float | None):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    mask = rng.random((4, 6)) < 0.6
+    mask[1] = False  # an empty row
+    if poison is not None:
+        x[~mask] = poison
+    return x, mask
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("poison", [None, np.nan, np.inf, -np.inf, 3e38])
+def test_one_pass_paths_equal_the_reference_whatever_lies_under_the_mask(name, poison):
+    from jax_impl import _fast_reductions as fast
+
+    x, mask = _planted_batch(0, poison)
+    x[2, 0, 1] = np.nan if name != "masked_mean" else x[2, 0, 1]  # a valid NaN spreads
+    mask[2, 0] = True
+    assert fast.applies(jnp.asarray(x), jnp.asarray(mask), (1,))
+    expected = getattr(R, name)(x, mask, axis=1)
+    for fn in (getattr(J, name), jax.jit(getattr(J, name), static_argnames="axis")):
+        got = np.asarray(fn(jnp.asarray(x), jnp.asarray(mask), axis=1))
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_one_pass_gradients_are_zero_under_the_mask_even_for_an_infinite_cotangent(name):
+    x, mask = _planted_batch(1, np.nan)
+    fn = getattr(J, name)
+
+    def loss(x):  # sqrt at 0 sends an infinite cotangent into empty rows
+        return jnp.sum(jnp.sqrt(jnp.abs(fn(x, jnp.asarray(mask), axis=1))))
+
+    for grad in (jax.grad(loss), jax.jit(jax.grad(loss))):
+        g = np.asarray(grad(jnp.asarray(x)))
+        assert np.all(g[~mask] == 0), g[~mask]
+        assert np.all(np.isfinite(g[mask]))
+
+
+def test_one_pass_max_shares_a_tie_among_valid_elements_only():
+    x = jnp.asarray([[2.0, 2.0, 2.0, -np.inf]])
+    mask = jnp.asarray([[True, True, False, True]])
+    g = np.asarray(jax.grad(lambda x: J.masked_max(x, mask, axis=1).sum())(x))
+    np.testing.assert_array_equal(g, [[0.5, 0.5, 0.0, 0.0]])
+    y = jnp.asarray([[-np.inf, 1.0, -np.inf]])
+    m = jnp.asarray([[True, False, False]])  # a valid -inf ties with the masked fill
+    g = np.asarray(jax.grad(lambda y: J.masked_max(y, m, axis=1).sum())(y))
+    np.testing.assert_array_equal(g, [[1.0, 0.0, 0.0]])
+
+
+def test_one_pass_paths_under_vmap_and_forward_mode():
+    x, mask = _planted_batch(2, np.inf)
+    xs, ms = jnp.asarray(np.stack([x, x])), jnp.asarray(np.stack([mask, mask]))
+    out = jax.vmap(lambda a, b: J.masked_sum(a, b, axis=1))(xs, ms)
+    np.testing.assert_allclose(out[1], R.masked_sum(x, mask, axis=1), rtol=1e-6)
+    tangent = jax.jvp(
+        lambda a: J.masked_max(a, jnp.asarray(mask), axis=1), (jnp.asarray(x),), (jnp.ones_like(x),)
+    )[1]
+    assert np.all(np.isfinite(np.asarray(tangent)[mask.any(1)]))

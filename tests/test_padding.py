@@ -354,14 +354,6 @@ def test_none_where_data_is_expected_is_a_type_error(backend, call):
 def test_bfloat16_and_float16_round_once_in_every_backend(backend, native, dtype, request):
     if dtype == "bfloat16":
         require("ml_dtypes")  # NumPy's bfloat16 (installed with TensorFlow and JAX)
-    if backend.__name__ == "jax_impl" and dtype == "bfloat16":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="jax_impl: a float64 jax.Array cast to bfloat16 rounds twice (through "
-                "float32), 1 + 2**-8 + 2**-30 gives 1.0; lists are read by the shared rule",
-            )
-        )
     tricky = [1 + 2**-8 + 2**-30, 1 + 2**-11 + 2**-40, -(1 + 3 * 2**-8 + 2**-40), 0.1]
     expected = to_numpy(ref.pad_sequences([tricky], dtype=dtype, value=0.5)).astype(np.float64)
     for seqs in ([tricky], [native(np.array(tricky))]):

@@ -1,0 +1,111 @@
+"""Fast paths for masked sum and max in JAX, exact on every input.
+
+XLA's CPU backend does not fuse a ``select`` into a reduction over an inner
+axis: ``sum(where(mask, x, 0), axis=1)`` writes the selected copy out and reads it
+back, about 15x the time of ``sum(x, axis=1)`` on (64, 512, 256) float32. Two
+rewrites keep one pass over ``x`` and fall back (``lax.cond``) when they would not
+be exact:
+
+* **sum** over axes the mask covers is a contraction with the 0/1 mask
+  (``dot_general``), exact when every masked value is finite (``0 * finite`` is
+  0). The same contraction with the complement ``1 - mask`` comes in the same
+  pass: it is finite only if every masked value is, so a NaN or inf under the
+  mask sends the call down the ``where`` path.
+* **max** adds ``-0.0`` at valid steps (``x + -0.0 == x`` for every ``x``, signed
+  zeros included) and ``-inf`` at masked ones, on the small mask. A masked NaN or
+  ``+inf`` turns its slice's result into NaN, so a NaN anywhere in the result
+  sends the call down the ``where`` path (which also serves valid NaNs).
+
+Both have a ``custom_jvp`` whose tangent is selected with ``where``: gradients are
+exactly 0 under the mask whatever the incoming cotangent (0 * inf would be NaN),
+and tied maxima share the gradient among *valid* elements only.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+Axes = tuple[int, ...]
+
+
+def applies(x: Any, mask: Any, axes: Axes) -> bool:
+    """Whether the rewrites serve this call: floating data, a mask of ``x``'s leading
+    shape, and every reduced axis one the mask covers."""
+    return (
+        jnp.issubdtype(x.dtype, jnp.floating)
+        and tuple(mask.shape) == tuple(x.shape[: mask.ndim])
+        and bool(axes)
+        and max(axes) < mask.ndim
+        and x.size > 0
+    )
+
+
+def _wide(x: Any, mask: Any) -> Any:
+    return mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
+
+
+def _sum_where(x: Any, mask: Any, axes: Axes) -> Any:
+    return jnp.sum(jnp.where(_wide(x, mask), x, jnp.zeros((), x.dtype)), axis=axes)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def sum_valid(x: Any, mask: Any, axes: Axes) -> Any:
+    """``sum(where(mask, x, 0), axes)`` (no keepdims) by one contraction when exact."""
+    kept = tuple(i for i in range(mask.ndim) if i not in axes)  # the mask's batch axes
+    weights = mask.astype(x.dtype)
+    both = jnp.stack([weights, 1 - weights], axis=mask.ndim)  # (..., 2): valid, masked
+    # lhs axes: mask axes + the pair; rhs: x. Batch over the kept mask axes, contract the rest.
+    out = jax.lax.dot_general(
+        both,
+        x,
+        ((axes, axes), (kept, kept)),
+        precision=jax.lax.Precision.HIGHEST,
+    )  # (kept..., 2, x's axes beyond the mask...)
+    valid, masked = jnp.take(out, 0, axis=len(kept)), jnp.take(out, 1, axis=len(kept))
+    exact = jnp.all(jnp.isfinite(masked))
+    return jax.lax.cond(exact, lambda: valid, lambda: _sum_where(x, mask, axes))
+
+
+@sum_valid.defjvp
+def _sum_valid_jvp(axes: Axes, primals: tuple, tangents: tuple) -> tuple:
+    x, mask = primals
+    tx = tangents[0]
+    tangent = jnp.sum(jnp.where(_wide(x, mask), tx, jnp.zeros((), tx.dtype)), axis=axes)
+    return sum_valid(x, mask, axes), tangent
+
+
+def _extreme_where(x: Any, mask: Any, axes: Axes, largest: bool) -> Any:
+    fill = jnp.asarray(-jnp.inf if largest else jnp.inf, x.dtype)
+    reduce = jnp.max if largest else jnp.min
+    return reduce(jnp.where(_wide(x, mask), x, fill), axis=axes, initial=fill)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def max_valid(x: Any, mask: Any, axes: Axes, largest: bool) -> Any:
+    """``max`` (``largest``) or ``min`` of ``where(mask, x, ∓inf)`` over ``axes``, no keepdims."""
+    sign = 1 if largest else -1
+    fill = jnp.asarray(-sign * jnp.inf, x.dtype)
+    step = jnp.where(mask, jnp.asarray(-sign * 0.0, x.dtype), fill)  # x + (∓0.0) == x
+    reduce = jnp.max if largest else jnp.min
+    fast = reduce(x + _wide(x, step), axis=axes)
+    return jax.lax.cond(
+        jnp.any(jnp.isnan(fast)), lambda: _extreme_where(x, mask, axes, largest), lambda: fast
+    )
+
+
+@max_valid.defjvp
+def _max_valid_jvp(axes: Axes, largest: bool, primals: tuple, tangents: tuple) -> tuple:
+    x, mask = primals
+    tx = tangents[0]
+    result = max_valid(x, mask, axes, largest)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    r = result.reshape(kept)
+    # the valid elements equal to the result (a NaN result: the valid NaNs)
+    ties = _wide(x, mask) & ((x == r) | (jnp.isnan(x) & jnp.isnan(r)))
+    count = jnp.sum(ties, axis=axes).astype(tx.dtype)
+    picked = jnp.sum(jnp.where(ties, tx, jnp.zeros((), tx.dtype)), axis=axes)
+    return result, picked / count  # 0/0 only for an empty slice, which the caller replaces
