@@ -30,12 +30,32 @@ from .keras_backends import Described, run_on_backend
 Progress = Callable[[int, int, Case, float], None]
 
 
+#: What one worker holds once TensorFlow, PyTorch and JAX are imported (measured: ~2 GiB).
+WORKER_BYTES = 3 * 2**30
+
+
 def default_jobs() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on, fewer where memory would not hold that many
+    workers (a worker killed for memory would cost the run)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    available = _available_memory()
+    if available is None:
+        return cores
+    return max(1, min(cores, available // WORKER_BYTES))
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def run(
@@ -139,6 +159,7 @@ def _run_in_workers(
         start = time.perf_counter()
         finish(i, probe(cases[i], examples), time.perf_counter() - start)
     todo = [i for i in todo if i not in set(here)]
+    left = set(todo)
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "workers.log")
         context = multiprocessing.get_context("spawn")
@@ -156,7 +177,16 @@ def _run_in_workers(
                     i = futures[future]
                     record, seconds = future.result()
                     finish(i, Finding(cases[i], **record), seconds)
+                    left.discard(i)
         except cf.process.BrokenProcessPool:
-            tail = Path(log).read_text(errors="replace")[-3000:] if os.path.exists(log) else ""
-            print(f"a worker process died; its last output:\n{tail}", file=sys.stderr)
-            raise
+            # A worker died (killed for memory, most often): the cases it left run here, so
+            # the report is late but whole.
+            tail = Path(log).read_text(errors="replace")[-2000:] if os.path.exists(log) else ""
+            print(
+                f"a worker process died; running the {len(left)} cases left in this process"
+                + (f"; the workers' last output:\n{tail}" if tail.strip() else ""),
+                file=sys.stderr,
+            )
+            for i in sorted(left):
+                start = time.perf_counter()
+                finish(i, probe(cases[i], examples), time.perf_counter() - start)

@@ -84,3 +84,25 @@ def test_the_default_jobs_is_the_core_count():
     assert runner.default_jobs() >= 1
     sub = cli.parser()._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr]
     assert f"number of cores, {runner.default_jobs()} here" in " ".join(sub.format_help().split())
+
+
+def test_a_dead_worker_costs_time_not_the_report(monkeypatch, capsys):
+    import helpers
+
+    cases = _laws(3)
+    monkeypatch.setattr(runner, "_start_worker", helpers.die_at_start)
+    findings = runner.run(cases, 3, jobs=2)
+    assert [f.case for f in findings] == cases
+    assert all(f.status == "agrees" for f in findings)
+    assert "a worker process died; running the 3 cases left in this process" in (
+        capsys.readouterr().err
+    )
+
+
+def test_default_jobs_leaves_room_in_memory(monkeypatch):
+    monkeypatch.setattr(runner, "_available_memory", lambda: runner.WORKER_BYTES + 1)
+    assert runner.default_jobs() == 1
+    monkeypatch.setattr(runner, "_available_memory", lambda: 0)
+    assert runner.default_jobs() == 1
+    monkeypatch.setattr(runner, "_available_memory", lambda: None)
+    assert runner.default_jobs() >= 1
