@@ -310,12 +310,13 @@ def report(
         print(f"no case matches {only!r} (see `maskref cases`)", file=sys.stderr)
         return 2
     show = sys.stderr.isatty() if progress is None else progress
-    bar = ProgressBar(sys.stderr)
+    with runner.quiet_output() as err:
+        bar = ProgressBar(err)
 
-    def tick(i: int, n: int, case: Case, seconds: float) -> None:
-        bar.update(i, n, case.case_id)
+        def tick(i: int, n: int, case: Case, seconds: float) -> None:
+            bar.update(i, n, case.case_id)
 
-    findings = run(cases, examples, tick if show else None, jobs)
-    findings = with_keras_backends(findings, keras_backends, examples, jobs)
+        findings = run(cases, examples, tick if show else None, jobs)
+        findings = with_keras_backends(findings, keras_backends, examples, jobs)
     stream.write(FORMATS[fmt](findings, examples))
     return 1 if failed(findings) else 0

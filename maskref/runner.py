@@ -13,15 +13,16 @@ their own (:mod:`maskref.keras_backends`), one task of the pool per chunk.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .conformance import Case, Finding, describe, probe
 from .keras_backends import Described, run_on_backend
@@ -106,6 +107,41 @@ def run_on_other_backends(
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(lambda bc: run_on_backend(bc[0], bc[1], examples), chunks))
     return [f for r in results for f in r]  # backend by backend, as `backends` lists
+
+
+@contextlib.contextmanager
+def quiet_output() -> Iterator[TextIO]:
+    """While the cases run here, what frameworks print (start-up logs, warnings, to standard
+    output or error) goes to a log file, so it can neither corrupt a report written to
+    standard output nor break the progress line. Yields a stream on the real standard
+    error, for the progress bar; the log's tail is shown if the run raises."""
+    try:
+        fds = (sys.stdout.fileno(), sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # captured streams (tests): nothing to do
+        yield sys.stderr
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in fds]
+    err = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    with tempfile.TemporaryFile("w+") as log:
+        for fd in fds:
+            os.dup2(log.fileno(), fd)
+        try:
+            yield err
+        except BaseException:
+            log.seek(0)
+            tail = log.read()[-2000:]
+            if tail.strip():
+                print(f"output of the frameworks before the error:\n{tail}", file=err)
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, old in zip(fds, saved):
+                os.dup2(old, fd)
+                os.close(old)
+            err.close()
 
 
 # -- worker processes --------------------------------------------------------------------

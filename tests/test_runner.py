@@ -106,3 +106,39 @@ def test_default_jobs_leaves_room_in_memory(monkeypatch):
     assert runner.default_jobs() == 1
     monkeypatch.setattr(runner, "_available_memory", lambda: None)
     assert runner.default_jobs() >= 1
+
+
+def test_what_frameworks_print_while_cases_run_reaches_neither_stream():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from maskref.runner import quiet_output\n"
+        "with quiet_output() as err:\n"
+        "    os.write(1, b'framework noise on stdout\\n')\n"
+        "    os.write(2, b'framework noise on stderr\\n')\n"
+        "    print('a warning', file=sys.stderr)\n"
+        "    print('progress', file=err)\n"
+        "print('the report')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "the report\n"
+    assert done.stderr == "progress\n"
+
+
+def test_the_log_is_shown_when_the_run_fails():
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "from maskref.runner import quiet_output\n"
+        "with quiet_output():\n"
+        "    os.write(2, b'why it broke\\n')\n"
+        "    raise SystemExit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert "output of the frameworks before the error:\nwhy it broke" in done.stderr
