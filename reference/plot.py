@@ -597,8 +597,8 @@ def _role(record: Any) -> tuple[str, str]:
     if received and produced:
         if record.kind == "merge":
             return "passes", "receives masks and merges them"
-        verb = "transforms" if record.kind == "transform" else "passes on"
-        return "passes", f"receives a mask and {verb} it"
+        verb = "transforms it" if record.kind == "transform" else "passes it on"
+        return "passes", f"receives a mask and {verb}"
     if received:
         return "consumes", "receives and consumes the mask (none passed on)"
     if produced:

@@ -824,4 +824,5 @@ for _fn, _rule in (
     (lstm_weights_torch_to_keras, _TO_KERAS_RULE),
     (simple_rnn_weights_torch_to_keras, _TO_KERAS_RULE),
 ):
-    _fn.__doc__ = _fn.__doc__.replace("{rule}", _rule.strip())  # type: ignore[union-attr]
+    # the rule is a paragraph of its own, between the summary and the example
+    _fn.__doc__ = _fn.__doc__.replace("{rule}", "\n    " + _rule.strip() + "\n")  # type: ignore[union-attr]

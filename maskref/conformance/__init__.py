@@ -10,13 +10,24 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .core import Case, Finding, Raised, check_inputs, describe, differences, outcome, probe
+from .core import (
+    Case,
+    Finding,
+    Raised,
+    case_family,
+    check_inputs,
+    describe,
+    differences,
+    outcome,
+    probe,
+)
 
 __all__ = [
     "Case",
     "Finding",
     "Raised",
     "all_cases",
+    "case_family",
     "check_inputs",
     "describe",
     "differences",
