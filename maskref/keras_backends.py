@@ -52,7 +52,10 @@ def current_backend() -> str | None:
 
 
 def is_keras_case(case: Case) -> bool:
-    return "keras" in case.requires
+    """A case of Keras's own behaviour, which every Keras backend should share. maskref's
+    ``tf_impl`` Keras classes (``kind="backend"``) are TensorFlow code: they run on the
+    TensorFlow backend alone."""
+    return "keras" in case.requires and case.kind != "backend"
 
 
 def on_backend(case: Case, backend: str) -> Case:

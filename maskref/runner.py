@@ -94,12 +94,12 @@ def run(
 def run_on_other_backends(
     cases: Sequence[Case], backends: Sequence[str], examples: int, jobs: int = 1
 ) -> list[Finding]:
-    """Keras's ``cases`` on each of ``backends``: a child process per backend and chunk."""
-    chunks = [
-        (backend, list(cases[k::jobs]))
-        for backend in backends
-        for k in range(max(1, min(jobs, len(cases))))
-    ]
+    """Keras's ``cases`` on each of ``backends`` (those a case allows: ``Case.keras_backends``):
+    a child process per backend and chunk."""
+    chunks = []
+    for backend in backends:
+        mine = [c for c in cases if c.keras_backends is None or backend in c.keras_backends]
+        chunks += [(backend, mine[k::jobs]) for k in range(max(1, min(jobs, len(mine))))]
     chunks = [(b, c) for b, c in chunks if c]
     if jobs <= 1 or len(chunks) <= 1:
         results = [run_on_backend(b, c, examples) for b, c in chunks]

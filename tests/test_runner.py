@@ -142,3 +142,20 @@ def test_the_log_is_shown_when_the_run_fails():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 3
     assert "output of the frameworks before the error:\nwhy it broke" in done.stderr
+
+
+def test_a_case_of_tensorflow_code_runs_on_the_tensorflow_backend_alone(monkeypatch):
+    import dataclasses
+
+    law = _laws(1)[0]
+    anywhere = dataclasses.replace(law, api="keras anywhere")
+    tf_only = dataclasses.replace(law, api="keras tf only", keras_backends=("tensorflow",))
+    asked: list[tuple[str, list[str]]] = []
+
+    def fake(backend, cases, examples):
+        asked.append((backend, [c.api for c in cases]))
+        return []
+
+    monkeypatch.setattr(runner, "run_on_backend", fake)
+    runner.run_on_other_backends([anywhere, tf_only], ["torch", "jax"], 3)
+    assert asked == [("torch", ["keras anywhere"]), ("jax", ["keras anywhere"])]

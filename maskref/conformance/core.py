@@ -66,6 +66,9 @@ class Case:
     tolerances: dict[str, tuple[float, float]] | None = None
     check_dtype: bool = True
     example: Inputs | None = field(default=None, compare=False)
+    #: For a case of Keras's behaviour: the Keras backends it runs on (None: every one;
+    #: ``("tensorflow",)`` for a case whose own code needs TensorFlow).
+    keras_backends: tuple[str, ...] | None = None
 
     @property
     def case_id(self) -> str:

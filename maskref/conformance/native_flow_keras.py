@@ -63,8 +63,13 @@ def _get_mask(tensor: Any) -> Any:
     return get_keras_mask(tensor)
 
 
+def _numpy(tensor: Any) -> np.ndarray:
+    """Any Keras backend's tensor as NumPy (a torch tensor may require grad)."""
+    return np.asarray(_keras().ops.convert_to_numpy(tensor))
+
+
 def _no_mask(mask: Any) -> Any:
-    return None if mask is None else np.asarray(mask)
+    return None if mask is None else _numpy(mask)
 
 
 # -- inputs --------------------------------------------------------------------------------
@@ -388,8 +393,8 @@ def _read(out: Any, mask: Any, read: str) -> Any:
     if read == "mask":
         return _no_mask(mask)
     if read == "values":
-        return np.asarray(out)
-    return np.asarray(out), _no_mask(mask)
+        return _numpy(out)
+    return _numpy(out), _no_mask(mask)
 
 
 def _run(key: str, mode: str, read: str = "mask") -> Callable[[Inputs], Any]:
@@ -468,7 +473,7 @@ def _ref_mha_add_pool(inputs: Inputs) -> np.ndarray:
 
     parts = _built("MHA -> Add -> GAP", _signature(inputs)).parts
     x = parts["masking"](tf.constant(inputs["x"]))
-    s = np.asarray(x) + np.asarray(parts["mha"](x, x))
+    s = _numpy(x) + _numpy(parts["mha"](x, x))
     m = ref.merge_masks([_mask(inputs), ref.flow_mask("attention", _mask(inputs))])
     with np.errstate(invalid="ignore"):
         return ref.masked_mean(s, m, axis=1).astype(F32)

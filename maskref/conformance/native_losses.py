@@ -165,6 +165,7 @@ def _compile_cases() -> list[Case]:
         reference=_ref_compile(),
         candidate=_compile_call("keras"),
         requires=KERAS,
+        keras_backends=TF,
         **CLOSE,
     )
     ours = case_family(
@@ -173,6 +174,7 @@ def _compile_cases() -> list[Case]:
         reference=_ref_compile(),
         candidate=_compile_call("maskref"),
         requires=KERAS,
+        keras_backends=TF,
         kind="backend",
         **CLOSE,
     )
@@ -350,6 +352,7 @@ def _direct_cases() -> list[Case]:
         reference=_ref_scce,
         candidate=_keras_scce,
         requires=KERAS,
+        keras_backends=TF,
         **CLOSE,
     )
     ignore = case_family(
@@ -358,6 +361,7 @@ def _direct_cases() -> list[Case]:
         reference=_ref_scce,
         candidate=_keras_scce,
         requires=KERAS,
+        keras_backends=TF,
         **CLOSE,
     )
     gradient = dict(operation="masked_cross_entropy", reference=_zero_gradient(), **CLOSE)
@@ -388,6 +392,7 @@ def _direct_cases() -> list[Case]:
             inputs=lambda: _logit_batches("nan", ignore=True, weights=False),
             candidate=_keras_gradient,
             requires=KERAS,
+            keras_backends=TF,
             domain="NaN/inf logits at ignored steps: the gradient there is exactly 0",
             **gradient,
         ),
@@ -467,6 +472,7 @@ def _metric_cases() -> list[Case]:
         reference=_ref_token_accuracy,
         candidate=_metric_call("keras"),
         requires=KERAS,
+        keras_backends=TF,
         **CLOSE,
     )
     hit, miss = np.array([[[0.0, 1.0]]], F32), np.array([[[0.0, 1.0], [0.0, 1.0]]], F32)
@@ -496,6 +502,7 @@ def _metric_cases() -> list[Case]:
             reference=_ref_token_accuracy,
             candidate=_metric_call("maskref"),
             requires=KERAS,
+            keras_backends=TF,
             kind="backend",
             domain="batches of different padded lengths, NaN logits at padded steps",
             **CLOSE,
