@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from maskref.api._padding_numpy import pad_lists, scatter
 from maskref.api._sequences import read_sequences
 from maskref.api.dtypes import bfloat16, cast_array
 from maskref.api.padding import check_padded_size
@@ -88,6 +89,13 @@ def pad_sequences(
     """The result's dtype is ``dtype`` narrowed to 32 bits unless ``jax_enable_x64`` is on
     (``int64`` gives int32; values that do not fit are a ``ValueError``)."""
     target = _numpy_dtype(dtype)
+    out = canonical(target)
+    if out == target or target.kind in "iub":  # Python lists: the fused NumPy reader
+        cast_fill(value, out, "value")  # the fill must fit the narrowed dtype too
+        fast = pad_lists(sequences, maxlen, target, padding, truncating, value)
+        if fast is not None:
+            check_fits(fast, "sequences")  # integers the 32-bit default cannot hold
+            return jnp.asarray(fast.astype(out, copy=False))
     values, lengths = _read(sequences, target)
     width = (
         maxlen if maxlen is not None else (int(np.asarray(lengths).max()) if lengths.size else 0)
@@ -95,26 +103,11 @@ def pad_sequences(
     check_padded_size(
         lengths.shape[0], width, values.shape[1:], target.str, maxlen, "max(len(sequences))"
     )
-    out = canonical(target)
     fill = cast_fill(value, out, "value")
     if isinstance(values, np.ndarray):  # plain data: one NumPy scatter, one copy to JAX
-        return jnp.asarray(_scatter(values, np.asarray(lengths), width, padding, truncating, fill))
+        lengths = np.asarray(lengths).astype(np.int64)
+        return jnp.asarray(scatter(values, lengths, width, padding, truncating, fill, values.dtype))
     return _pad(values.astype(out), lengths, width, padding, truncating, fill)
-
-
-def _scatter(values: np.ndarray, lengths: np.ndarray, width: int, padding: str,
-             truncating: str, fill: Any) -> np.ndarray:  # fmt: skip
-    """The padded batch in NumPy: ``fill``, then each row's kept steps where they land."""
-    lengths = lengths.astype(np.int64)
-    kept = np.minimum(lengths, width)
-    out = np.full((lengths.size, width) + values.shape[1:], np.asarray(fill), values.dtype)
-    starts = np.cumsum(lengths) - lengths
-    skip = lengths - kept if truncating == "pre" else np.zeros_like(lengths)
-    first = np.repeat(starts + skip - (np.cumsum(kept) - kept), kept)
-    steps = np.arange(width)
-    land = steps < kept[:, None] if padding == "post" else steps >= (width - kept)[:, None]
-    out[land] = values[first + np.arange(int(kept.sum()))]
-    return out
 
 
 def unpad_sequences(padded: Any, lengths: Any, padding: str) -> list[Any]:

@@ -2,8 +2,9 @@
 
 Plain data is read by :func:`maskref.api._sequences.read_sequences`; strings
 and objects (which only this backend pads) by :func:`_read_strings`. The
-padded batch is one ``np.full`` with the kept steps scattered into it. Lists of
-long Python lists take the fused path of :mod:`reference._fast_padding`.
+padded batch is one ``np.full`` with the kept steps scattered into it; lists of
+Python lists take the fused path (:mod:`maskref.api._padding_numpy`, shared with the
+backends that read lists in NumPy).
 """
 
 from __future__ import annotations
@@ -13,55 +14,13 @@ from typing import Any, cast
 
 import numpy as np
 
+from maskref.api._padding_numpy import pad_lists, padding_mask, scatter
 from maskref.api._sequences import read_sequences, rows_of
 from maskref.api.dtypes import bfloat16, cast_array, cast_scalar
 from maskref.api.padding import check_padded_size
 
-from . import _fast_padding
-
 #: This backend pads strings and objects too (read by the front end).
 HOLDS_STRINGS = True
-
-
-def padding_mask(kept: np.ndarray, maxlen: int, padding: str) -> np.ndarray:
-    """Boolean ``(B, maxlen)``: where the ``kept[i]`` steps of row ``i`` land.
-
-    ``padding="post"`` puts them first, ``"pre"`` last. ``kept`` must already
-    be clipped to ``[0, maxlen]``.
-    """
-    steps = np.arange(maxlen)
-    if padding == "post":
-        return steps < kept[:, None]
-    return steps >= (maxlen - kept)[:, None]
-
-
-def _truncation_keep(lengths: np.ndarray, maxlen: int, truncating: str) -> np.ndarray | None:
-    """Boolean over the concatenated steps: which survive truncation (None = all)."""
-    if lengths.size == 0 or lengths.max() <= maxlen:
-        return None
-    starts = np.cumsum(lengths) - lengths
-    pos = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
-    if truncating == "post":
-        return pos < maxlen
-    return pos >= np.repeat(lengths - maxlen, lengths)
-
-
-def _scatter(
-    values: np.ndarray,
-    lengths: np.ndarray,
-    maxlen: int,
-    padding: str,
-    truncating: str,
-    fill: object,
-    dtype: np.dtype,
-) -> np.ndarray:
-    """The padded batch: ``fill`` everywhere, then the kept steps where they land."""
-    out = np.full((lengths.size, maxlen) + values.shape[1:], fill, dtype=dtype)
-    keep = _truncation_keep(lengths, maxlen, truncating)
-    if keep is not None:
-        values = values[keep]
-    out[padding_mask(np.minimum(lengths, maxlen), maxlen, padding)] = values
-    return out
 
 
 def pad_flat(
@@ -76,7 +35,7 @@ def pad_flat(
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
     fill = cast_scalar(value, values.dtype, "value")
-    return _scatter(values, lengths, maxlen, padding, truncating, fill, values.dtype)
+    return scatter(values, lengths, maxlen, padding, truncating, fill, values.dtype)
 
 
 def _numpy_dtype(name: str) -> np.dtype:
@@ -136,7 +95,7 @@ def pad_sequences(
             target = np.result_type(values.dtype, np.asarray(fill).dtype)
             values = values.astype(target)
     else:
-        fast = _fast_padding.pad_lists(sequences, maxlen, target, padding, truncating, value)
+        fast = pad_lists(sequences, maxlen, target, padding, truncating, value)
         if fast is not None:
             return fast
         values, lengths = read_sequences(cast(Any, sequences), target)
@@ -145,7 +104,7 @@ def pad_sequences(
     check_padded_size(
         lengths.size, width, values.shape[1:], target.str, maxlen, "max(len(sequences))"
     )
-    return _scatter(values, lengths, width, padding, truncating, fill, target)
+    return scatter(values, lengths, width, padding, truncating, fill, target)
 
 
 def unpad_sequences(padded: np.ndarray, lengths: np.ndarray, padding: str) -> list[np.ndarray]:
