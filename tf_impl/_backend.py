@@ -62,4 +62,6 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-BACKEND = Backend("tf_impl", adapter=_convert, require=require, guard=guard)
+BACKEND = Backend(
+    "tf_impl", adapter=_convert, require=require, guard=guard, after_checks=after_checks
+)

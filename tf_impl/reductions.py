@@ -36,7 +36,7 @@ from maskref.api.reductions import (
 )
 
 from . import _fast_reductions as fast
-from ._backend import require
+from ._backend import after_checks, require
 from ._convert import cast_fill, cast_tensor, eager
 
 Axes = tuple[int, ...]
@@ -64,6 +64,7 @@ def _data(x: tf.Tensor, mask: tf.Tensor) -> _Data:
             lambda: ValueError(f"mask shape must be a leading prefix of x shape {shape}"),
             "mask shape must be a leading prefix of x shape",
         )
+        mask = after_checks(mask)  # the assertion, not an op using the mask, reports
     m = mask[(Ellipsis,) + (tf.newaxis,) * (len(shape) - k)] if len(shape) > k else mask
     return _Data(x, mask, m, k, shape)
 

@@ -319,6 +319,8 @@ def attention_mask(
         shape = (batch, lq, lk) if batch else (lq, lk)  # the (L, S) band is made even for B = 0
         check_nbytes(shape, 1, names[axis], lk if axis == "key" else lq)
     sizes = (batch, lq, lk)
+    wait = B.after_checks  # the size assertions report, not the AND of the parts
+    qm, km, q_ids, k_ids = (None if p is None else wait(p) for p in (qm, km, q_ids, k_ids))
     return B.k.attention_mask(qm, km, q_ids, k_ids, causal, align, window, sizes, place)
 
 

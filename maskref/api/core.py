@@ -81,7 +81,10 @@ class Backend:
     never both. ``guard(fn)`` wraps every bound
     public function (TensorFlow turns stray ``OpError``\\ s into Python
     errors and attaches graph-mode checks to the result there); the default
-    returns ``fn``. ``adapter`` holds the backend's conversion helpers (its
+    returns ``fn``. ``after_checks(t)`` is ``t`` made to wait for the value checks
+    required so far (TensorFlow graphs run independent ops in any order: an assertion
+    must run before the op it guards fails on the same bad input); the default returns
+    ``t``. ``adapter`` holds the backend's conversion helpers (its
     ``_convert`` module), which front ends reach as ``B.a``.
     """
 
@@ -89,6 +92,7 @@ class Backend:
     adapter: ModuleType | None = None
     require: Callable[..., None] = _raise_now
     guard: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda fn: fn
+    after_checks: Callable[[Any], Any] = lambda t: t
     aliases: Mapping[str, str] = field(default_factory=dict)
     _modules: dict[str, ModuleType] = field(default_factory=dict, repr=False)
 
