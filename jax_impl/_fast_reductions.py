@@ -56,16 +56,15 @@ def _sum_where(x: Any, mask: Any, axes: Axes) -> Any:
 def sum_valid(x: Any, mask: Any, axes: Axes) -> Any:
     """``sum(where(mask, x, 0), axes)`` (no keepdims) by one contraction when exact."""
     kept = tuple(i for i in range(mask.ndim) if i not in axes)  # the mask's batch axes
-    weights = mask.astype(x.dtype)
-    both = jnp.stack([weights, 1 - weights], axis=mask.ndim)  # (..., 2): valid, masked
-    # lhs axes: mask axes + the pair; rhs: x. Batch over the kept mask axes, contract the rest.
-    out = jax.lax.dot_general(
-        both,
-        x,
-        ((axes, axes), (kept, kept)),
-        precision=jax.lax.Precision.HIGHEST,
-    )  # (kept..., 2, x's axes beyond the mask...)
-    valid, masked = jnp.take(out, 0, axis=len(kept)), jnp.take(out, 1, axis=len(kept))
+    weights = jnp.transpose(mask, kept + axes).astype(x.dtype)  # batch axes, then reduced
+    # (kept..., 2, reduced...): valid and masked weights, the layout a batched matmul wants
+    both = jnp.stack([weights, 1 - weights], axis=len(kept))
+    n = len(kept)
+    reduced = tuple(range(n + 1, n + 1 + len(axes)))
+    dims = ((reduced, axes), (tuple(range(n)), kept))
+    # HIGHEST: accelerators would otherwise round float32 operands to bfloat16/TF32
+    out = jax.lax.dot_general(both, x, dims, precision=jax.lax.Precision.HIGHEST)
+    valid, masked = jnp.take(out, 0, axis=n), jnp.take(out, 1, axis=n)  # (kept..., rest...)
     exact = jnp.all(jnp.isfinite(masked))
     return jax.lax.cond(exact, lambda: valid, lambda: _sum_where(x, mask, axes))
 
