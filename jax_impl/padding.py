@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from maskref.api._padding_numpy import pad_lists, scatter
+from maskref.api._padding_numpy import aligned_full, pad_lists, scatter
 from maskref.api._sequences import read_sequences
 from maskref.api.dtypes import bfloat16, cast_array
 from maskref.api.padding import check_padded_size
@@ -92,10 +92,10 @@ def pad_sequences(
     out = canonical(target)
     if out == target or target.kind in "iub":  # Python lists: the fused NumPy reader
         cast_fill(value, out, "value")  # the fill must fit the narrowed dtype too
-        fast = pad_lists(sequences, maxlen, target, padding, truncating, value)
+        fast = pad_lists(sequences, maxlen, target, padding, truncating, value, aligned_full)
         if fast is not None:
             check_fits(fast, "sequences")  # integers the 32-bit default cannot hold
-            return jnp.asarray(fast.astype(out, copy=False))
+            return jax.device_put(fast.astype(out, copy=False))  # adopted, not copied
     values, lengths = _read(sequences, target)
     width = (
         maxlen if maxlen is not None else (int(np.asarray(lengths).max()) if lengths.size else 0)
@@ -104,9 +104,11 @@ def pad_sequences(
         lengths.shape[0], width, values.shape[1:], target.str, maxlen, "max(len(sequences))"
     )
     fill = cast_fill(value, out, "value")
-    if isinstance(values, np.ndarray):  # plain data: one NumPy scatter, one copy to JAX
-        lengths = np.asarray(lengths).astype(np.int64)
-        return jnp.asarray(scatter(values, lengths, width, padding, truncating, fill, values.dtype))
+    if isinstance(values, np.ndarray):  # plain data: one NumPy scatter that JAX adopts
+        counts = np.asarray(lengths).astype(np.int64)
+        dtype = values.dtype
+        padded = scatter(values, counts, width, padding, truncating, fill, dtype, aligned_full)
+        return jax.device_put(padded)  # adopted, not copied
     return _pad(values.astype(out), lengths, width, padding, truncating, fill)
 
 

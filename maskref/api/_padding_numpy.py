@@ -1,23 +1,47 @@
 """Padding in NumPy, shared by the reference's kernels and by the backends that read plain
 Python lists in NumPy before they become tensors (the rules are :mod:`maskref.api.padding`'s).
 
-:func:`scatter` pads concatenated steps: one ``np.full``, the kept steps placed by one
+:func:`scatter` pads concatenated steps: one filled array, the kept steps placed by one
 boolean mask. :func:`pad_lists` is the fast path for a batch of Python lists (or tuples):
 read chunk by chunk (:func:`maskref.api._sequences.chunks`, about 64k steps each, one row
 at a time for long rows), each chunk written straight into the output, with no
 concatenated copy of the whole batch; a chunk that the fast read refuses (a float among
 integers, an integer beyond int64, a string) is re-read alone by the rule's reader, so one
 odd value costs one chunk, not the batch. Values and errors are the rule's (the same
-reading functions).
+reading functions). Both take ``allocate`` for the output: ``np.full``, or
+:func:`aligned_full` for a batch handed to JAX, which then adopts it without a copy.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ._sequences import chunks, read_chunk
 from .dtypes import cast_scalar
 from .padding import check_padded_size
+
+#: ``allocate(shape, fill, dtype)``: makes the filled output.
+Allocate = Callable[[Any, Any, Any], np.ndarray]
+
+#: XLA's CPU client adopts a NumPy buffer without a copy when it is this aligned.
+ALIGN = 64
+
+
+def aligned_full(shape: tuple[int, ...], fill: object, dtype: np.dtype) -> np.ndarray:
+    """``np.full``, its buffer aligned to :data:`ALIGN` bytes, so that a backend that hands
+    the padded batch to JAX (``jax.device_put``) shares it instead of copying it."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if dtype.hasobject or nbytes == 0:
+        return np.full(shape, fill, dtype=dtype)
+    buffer = np.empty(nbytes + ALIGN, np.uint8)
+    start = -buffer.ctypes.data % ALIGN
+    out = buffer[start : start + nbytes].view(dtype).reshape(shape)
+    out[...] = fill
+    return out
 
 
 def padding_mask(kept: np.ndarray, maxlen: int, padding: str) -> np.ndarray:
@@ -55,9 +79,10 @@ def scatter(
     truncating: str,
     fill: object,
     dtype: np.dtype,
+    allocate: Allocate = np.full,
 ) -> np.ndarray:
     """The padded batch: ``fill`` everywhere, then the kept steps where they land."""
-    out = np.full((lengths.size, maxlen) + values.shape[1:], fill, dtype=dtype)
+    out = allocate((lengths.size, maxlen) + values.shape[1:], fill, dtype)
     keep = truncation_keep(lengths, maxlen, truncating)
     if keep is not None:
         values = values[keep]
@@ -98,6 +123,7 @@ def pad_lists(
     padding: str,
     truncating: str,
     value: object,
+    allocate: Allocate = np.full,
 ) -> np.ndarray | None:
     """The padded batch, or None where the gate says no (not a list of lists, or steps of
     different shapes, which the rule's reading names)."""
@@ -120,11 +146,11 @@ def pad_lists(
         if out is None:
             inner = part.shape[1:]
             check_padded_size(len(rows), width, inner, dtype.str, maxlen, "max(len(sequences))")
-            out = np.full((len(rows), width, *inner), fill, dtype=dtype)
+            out = allocate((len(rows), width, *inner), fill, dtype)
         elif part.shape[1:] != inner:
             return None
         _place(out[first:stop], part, lengths[first:stop], width, padding, truncating)
     if out is None:
         check_padded_size(len(rows), width, (), dtype.str, maxlen, "max(len(sequences))")
-        out = np.full((len(rows), width), fill, dtype=dtype)
+        out = allocate((len(rows), width), fill, dtype)
     return out
