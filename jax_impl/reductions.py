@@ -220,6 +220,9 @@ def _softmax_parts(x: Any, mask: Any, axis: int) -> tuple:
     shift = jnp.where(has & jnp.isfinite(top), top, 0)
     shifted = jnp.where(m, xs - shift, 0)
     total = jnp.sum(jnp.where(m, jnp.exp(shifted), 0), axis=axis, keepdims=True)
+    # a slice whose largest valid value is +/-inf has no finite shift: NaN at its valid
+    # positions, as exp(x - max) gives it (the reference's rule), without a NaN gradient
+    shifted = jnp.where(m & has & ~jnp.isfinite(top), jnp.nan, shifted)
     return m, out, shifted, jnp.where(has, total, 1), has
 
 

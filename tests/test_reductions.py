@@ -285,3 +285,13 @@ def test_empty_is_cast_without_loss(backend, native):
         agree(backend, name, **kwargs)
     got = backend.masked_sum(native(ints), native(M[:2, :2]), axis=1, empty=np.float32(7.0))
     assert to_numpy(got).tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("name", ["masked_softmax", "masked_log_softmax"])
+def test_a_valid_infinite_maximum_gives_nan_at_every_valid_position(backend, native, name):
+    # exp(x - max) with max = +inf (or every valid value -inf) has no finite shift
+    x = np.array([[0.0, np.inf, 5.0], [-np.inf, -np.inf, 7.0]], np.float32)
+    mask = np.array([[True, True, False], [True, True, False]])
+    got = to_numpy(getattr(backend, name)(native(x), native(mask)))
+    np.testing.assert_array_equal(np.isnan(got), mask)
+    np.testing.assert_array_equal(got[~mask], 0.0 if name == "masked_softmax" else -np.inf)
