@@ -194,3 +194,17 @@ def test_the_report_runs_other_backends_beside_the_cases_and_counts_both(monkeyp
         )
         assert seen == [(i, 7) for i in range(1, 8)]
     assert running["most"] <= 2
+
+
+def test_a_child_that_crashes_after_writing_its_findings_still_counts(tmp_path):
+    import json
+
+    from maskref import keras_backends
+
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps([{"id": "a"}, {"id": "b"}]))
+    assert keras_backends._records(path, 2) == [{"id": "a"}, {"id": "b"}]
+    assert keras_backends._records(path, 3) is None  # cut short
+    path.write_text('[{"id": "a"}, {"id"')
+    assert keras_backends._records(path, 2) is None
+    assert keras_backends._records(tmp_path / "missing.json", 2) is None
