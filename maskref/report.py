@@ -261,22 +261,17 @@ def as_json(findings: list[Finding], examples: int) -> str:
     )
 
 
-def keras_plan(cases: list[Case], backends: list[str] | None) -> tuple[list[Case], list[str]]:
-    """Keras's cases to run again and the other Keras backends to run them on (``backends``,
-    default: every installed one, less this process's)."""
+def with_keras_backends(
+    findings: list[Finding], backends: list[str] | None, examples: int, jobs: int = 1
+) -> list[Finding]:
+    """``findings`` with, after each Keras case, its findings on the other ``backends``."""
     here = current_backend()
     others = [b for b in (installed_backends() if backends is None else backends) if b != here]
-    keras = [c for c in cases if is_keras_case(c) and not c.missing()]
+    keras = [f.case for f in findings if is_keras_case(f.case) and f.status != "unavailable"]
     if not others or not keras or here is None:
-        return [], []
-    return keras, others
-
-
-def merge_keras_backends(findings: list[Finding], others: list[Finding]) -> list[Finding]:
-    """``findings`` with, after each Keras case, its findings on the other backends."""
-    here = current_backend() or "tensorflow"
+        return findings
     extra: dict[str, list[Finding]] = {}
-    for g in others:
+    for g in runner.run_on_other_backends(keras, others, examples, jobs):
         backend = g.case.api.rsplit("(keras/", 1)[-1].rstrip(")")
         extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
     merged = []
@@ -286,16 +281,6 @@ def merge_keras_backends(findings: list[Finding], others: list[Finding]) -> list
             _BASELINE[g.case.case_id] = (f.status, here)
             merged.append(g)
     return merged
-
-
-def with_keras_backends(
-    findings: list[Finding], backends: list[str] | None, examples: int, jobs: int = 1
-) -> list[Finding]:
-    """``findings`` with, after each Keras case, its findings on the other ``backends``."""
-    keras, others = keras_plan([f.case for f in findings], backends)
-    return merge_keras_backends(
-        findings, runner.run_on_other_backends(keras, others, examples, jobs)
-    )
 
 
 FORMATS = {"text": format_text, "markdown": format_markdown, "json": as_json, "html": format_html}
@@ -331,10 +316,7 @@ def report(
         def tick(i: int, n: int, case: Case, seconds: float) -> None:
             bar.update(i, n, case.case_id)
 
-        keras, others = keras_plan(cases, keras_backends)
-        here, there = runner.run_report(
-            cases, examples, tick if show else None, jobs, keras, others
-        )
-        findings = merge_keras_backends(here, there)
+        findings = run(cases, examples, tick if show else None, jobs)
+        findings = with_keras_backends(findings, keras_backends, examples, jobs)
     stream.write(FORMATS[fmt](findings, examples))
     return 1 if failed(findings) else 0

@@ -19,7 +19,6 @@ import os
 import pickle
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -61,14 +60,9 @@ def _available_memory() -> int | None:
 
 
 def run(
-    cases: Sequence[Case],
-    examples: int,
-    progress: Progress | None = None,
-    jobs: int = 1,
-    slots: threading.Semaphore | None = None,
+    cases: Sequence[Case], examples: int, progress: Progress | None = None, jobs: int = 1
 ) -> list[Finding]:
-    """Probe every case, in the order given; ``jobs`` > 1 runs them in worker processes,
-    each case holding one of ``slots`` (default: ``jobs`` of them) while it runs.
+    """Probe every case, in the order given; ``jobs`` > 1 runs them in worker processes.
 
     Cases whose framework is missing are answered here without a worker.
     """
@@ -93,98 +87,26 @@ def run(
             start = time.perf_counter()
             finish(i, probe(cases[i], examples), time.perf_counter() - start)
     else:
-        _run_in_workers(cases, todo, examples, jobs, finish, slots or threading.Semaphore(jobs))
+        _run_in_workers(cases, todo, examples, jobs, finish)
     return [f for f in findings if f is not None]
-
-
-def _chunks(cases: Sequence[Case], backends: Sequence[str], jobs: int) -> list[tuple[str, list]]:
-    """Keras's ``cases`` for each of ``backends`` (those a case allows:
-    ``Case.keras_backends``), in up to ``jobs`` chunks per backend."""
-    chunks = []
-    for backend in backends:
-        mine = [c for c in cases if c.keras_backends is None or backend in c.keras_backends]
-        chunks += [(backend, mine[k::jobs]) for k in range(max(1, min(jobs, len(mine))))]
-    return [(b, c) for b, c in chunks if c]
 
 
 def run_on_other_backends(
     cases: Sequence[Case], backends: Sequence[str], examples: int, jobs: int = 1
 ) -> list[Finding]:
-    """Keras's ``cases`` on each of ``backends``: a child process per backend and chunk."""
-    chunks = _chunks(cases, backends, jobs)
+    """Keras's ``cases`` on each of ``backends`` (those a case allows: ``Case.keras_backends``):
+    a child process per backend and chunk."""
+    chunks = []
+    for backend in backends:
+        mine = [c for c in cases if c.keras_backends is None or backend in c.keras_backends]
+        chunks += [(backend, mine[k::jobs]) for k in range(max(1, min(jobs, len(mine))))]
+    chunks = [(b, c) for b, c in chunks if c]
     if jobs <= 1 or len(chunks) <= 1:
         results = [run_on_backend(b, c, examples) for b, c in chunks]
     else:  # each task waits on its own child process: threads are enough
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(lambda bc: run_on_backend(bc[0], bc[1], examples), chunks))
     return [f for r in results for f in r]  # backend by backend, as `backends` lists
-
-
-def run_report(
-    cases: Sequence[Case],
-    examples: int,
-    progress: Progress | None = None,
-    jobs: int = 1,
-    keras_cases: Sequence[Case] = (),
-    backends: Sequence[str] = (),
-) -> tuple[list[Finding], list[Finding]]:
-    """``run(cases)`` and ``run_on_other_backends(keras_cases, backends)`` at once.
-
-    With ``jobs`` > 1 both share ``jobs`` slots: the other backends' chunks (the
-    longest tasks, a Keras start-up each) take slots first and the cases fill every
-    slot they leave, so no core idles while work is left (running the two one after
-    the other left a core idle at the end of each). Progress counts both.
-    """
-    chunks = _chunks(keras_cases, backends, jobs)
-    total = len(cases) + sum(len(c) for _, c in chunks)
-    lock = threading.Lock()
-    count = 0
-
-    def tick(case: Case, seconds: float) -> None:
-        nonlocal count
-        with lock:
-            count += 1
-            if progress:
-                progress(count, total, case, seconds)
-
-    def on_case(i: int, n: int, case: Case, seconds: float) -> None:
-        tick(case, seconds)
-
-    if jobs <= 1 or not chunks:
-        findings = run(cases, examples, on_case, jobs)
-        others = []
-        for backend, chunk in chunks:
-            found = run_on_backend(backend, chunk, examples)
-            for f in found:
-                tick(f.case, 0.0)
-            others += found
-        return findings, others
-    slots = threading.Semaphore(jobs)
-    results: list[list[Finding]] = [[] for _ in chunks]
-    workers: list[threading.Thread] = []
-
-    def run_chunk(k: int, backend: str, chunk: list[Case]) -> None:
-        try:
-            results[k] = run_on_backend(backend, chunk, examples)
-        finally:
-            slots.release()
-        for f in results[k]:
-            tick(f.case, 0.0)
-
-    def dispatch() -> None:
-        for k, (backend, chunk) in enumerate(chunks):
-            slots.acquire()
-            worker = threading.Thread(target=run_chunk, args=(k, backend, chunk), daemon=True)
-            workers.append(worker)
-            worker.start()
-
-    dispatcher = threading.Thread(target=dispatch, daemon=True)
-    dispatcher.start()
-    findings = run(cases, examples, on_case, jobs, slots)
-    dispatcher.join()
-    for worker in workers:
-        worker.join()
-    return findings, [f for r in results for f in r]
 
 
 @contextlib.contextmanager
@@ -264,7 +186,6 @@ def _run_in_workers(
     examples: int,
     jobs: int,
     finish: Callable[[int, Finding, float], None],
-    slots: threading.Semaphore,
 ) -> None:
     from .conformance import all_cases
 
@@ -273,37 +194,27 @@ def _run_in_workers(
     for i in here:
         start = time.perf_counter()
         finish(i, probe(cases[i], examples), time.perf_counter() - start)
-    queue = [i for i in todo if i not in set(here)]
-    left = set(queue)
-    pending: dict[cf.Future, int] = {}
+    todo = [i for i in todo if i not in set(here)]
+    left = set(todo)
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "workers.log")
         context = multiprocessing.get_context("spawn")
         try:
             with cf.ProcessPoolExecutor(
-                max_workers=min(jobs, len(queue)),
+                max_workers=min(jobs, len(todo)),
                 mp_context=context,
                 initializer=_start_worker,
                 initargs=(log,),
             ) as pool:
-                while queue or pending:
-                    while queue and slots.acquire(blocking=False):  # a free slot: one case
-                        i = queue.pop(0)
-                        pending[pool.submit(_probe_in_worker, cases[i].case_id, examples)] = i
-                    if not pending:  # every slot is another backend's: wait for one
-                        if slots.acquire(timeout=0.2):
-                            slots.release()
-                        continue
-                    done, _ = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                    for future in done:
-                        i = pending.pop(future)
-                        slots.release()
-                        record, seconds = future.result()
-                        finish(i, Finding(cases[i], **record), seconds)
-                        left.discard(i)
+                futures = {
+                    pool.submit(_probe_in_worker, cases[i].case_id, examples): i for i in todo
+                }
+                for future in cf.as_completed(futures):
+                    i = futures[future]
+                    record, seconds = future.result()
+                    finish(i, Finding(cases[i], **record), seconds)
+                    left.discard(i)
         except cf.process.BrokenProcessPool:
-            for _ in pending:  # the slots of the cases the dead pool held
-                slots.release()
             # A worker died (killed for memory, most often): the cases it left run here, so
             # the report is late but whole.
             tail = Path(log).read_text(errors="replace")[-2000:] if os.path.exists(log) else ""

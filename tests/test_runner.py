@@ -161,41 +161,6 @@ def test_a_case_of_tensorflow_code_runs_on_the_tensorflow_backend_alone(monkeypa
     assert asked == [("torch", ["keras anywhere"]), ("jax", ["keras anywhere"])]
 
 
-def test_the_report_runs_other_backends_beside_the_cases_and_counts_both(monkeypatch):
-    import dataclasses
-
-    from maskref.conformance import Finding
-
-    cases = _laws(3)
-    keras = [dataclasses.replace(c, api=c.api + " on keras") for c in _laws(2)]
-    running = {"now": 0, "most": 0}
-
-    def fake(backend, chunk, examples):
-        import time
-
-        running["now"] += 1
-        running["most"] = max(running["most"], running["now"])
-        time.sleep(0.2)
-        running["now"] -= 1
-        return [Finding(dataclasses.replace(c, api=f"{c.api} (keras/{backend})"), "agrees")
-                for c in chunk]  # fmt: skip
-
-    monkeypatch.setattr(runner, "run_on_backend", fake)
-    for jobs in (1, 2):
-        seen: list[tuple[int, int]] = []
-
-        def tick(i, n, case, seconds, seen=seen):
-            seen.append((i, n))
-
-        here, there = runner.run_report(cases, 3, tick, jobs, keras, ["torch", "jax"])
-        assert [f.case for f in here] == cases and all(f.status == "agrees" for f in here)
-        assert sorted(f.case.api for f in there) == sorted(
-            f"{c.api} (keras/{b})" for b in ("torch", "jax") for c in keras
-        )
-        assert seen == [(i, 7) for i in range(1, 8)]
-    assert running["most"] <= 2
-
-
 def test_a_child_that_crashes_after_writing_its_findings_still_counts(tmp_path):
     import json
 
