@@ -42,13 +42,14 @@ def default_jobs() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    available = _available_memory()
+    available = available_memory()
     if available is None:
         return cores
     return max(1, min(cores, available // WORKER_BYTES))
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
+    """``MemAvailable`` in bytes (Linux), else None."""
     try:
         with open("/proc/meminfo") as info:
             for line in info:

@@ -43,11 +43,10 @@ def pytest_xdist_auto_num_workers(config) -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    try:
-        with open("/proc/meminfo") as info:
-            fields = dict(line.split(":", 1) for line in info)
-        available = int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
+    from maskref.runner import available_memory
+
+    available = available_memory()
+    if available is None:
         return cores
     return max(1, min(cores, available // WORKER_BYTES))
 

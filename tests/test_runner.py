@@ -100,11 +100,11 @@ def test_a_dead_worker_costs_time_not_the_report(monkeypatch, capsys):
 
 
 def test_default_jobs_leaves_room_in_memory(monkeypatch):
-    monkeypatch.setattr(runner, "_available_memory", lambda: runner.WORKER_BYTES + 1)
+    monkeypatch.setattr(runner, "available_memory", lambda: runner.WORKER_BYTES + 1)
     assert runner.default_jobs() == 1
-    monkeypatch.setattr(runner, "_available_memory", lambda: 0)
+    monkeypatch.setattr(runner, "available_memory", lambda: 0)
     assert runner.default_jobs() == 1
-    monkeypatch.setattr(runner, "_available_memory", lambda: None)
+    monkeypatch.setattr(runner, "available_memory", lambda: None)
     assert runner.default_jobs() >= 1
 
 
