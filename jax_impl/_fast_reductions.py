@@ -2,9 +2,17 @@
 
 XLA's CPU backend does not fuse a ``select`` into a reduction over an inner
 axis: ``sum(where(mask, x, 0), axis=1)`` writes the selected copy out and reads it
-back, about 15x the time of ``sum(x, axis=1)`` on (64, 512, 256) float32. Two
-rewrites keep one pass over ``x`` and fall back (``lax.cond``) when they would not
-be exact:
+back, about 15x the time of ``sum(x, axis=1)`` on (64, 512, 256) float32.
+
+On the CPU, a reduction over one axis whose slices hold long contiguous runs
+(:data:`LOOP_RUN` elements or more after the reduced axis) is a loop over that
+axis (``lax.fori_loop``): each step selects one slice with ``where`` and folds it
+into the accumulator, exact on every input with no fallback, and measured as
+fast as the unmasked reduction (often faster: XLA's CPU reduction over a
+leading axis is slow). Other platforms fuse the ``where`` themselves and would
+pay a kernel launch per step, so the loop is staged for the CPU alone
+(``lax.platform_dependent``). Elsewhere two rewrites keep one pass over ``x``
+and fall back (``lax.cond``) when they would not be exact:
 
 * **sum** over axes the mask covers is a contraction with the 0/1 mask
   (``dot_general``), exact when every masked value is finite (``0 * finite`` is
@@ -23,6 +31,7 @@ and tied maxima share the gradient among *valid* elements only.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -44,8 +53,40 @@ def applies(x: Any, mask: Any, axes: Axes) -> bool:
     )
 
 
+#: The shortest contiguous run (elements after the reduced axis) for which the CPU loop
+#: beats XLA's own reduction (measured: 256 float32 on par, 64 and 16 twice slower).
+LOOP_RUN = 256
+
+
 def _wide(x: Any, mask: Any) -> Any:
     return mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim))
+
+
+def _loops(x: Any, axes: Axes) -> bool:
+    """Whether the CPU loop serves this reduction: one axis, long contiguous runs."""
+    return len(axes) == 1 and math.prod(x.shape[axes[0] + 1 :]) >= LOOP_RUN
+
+
+def _fold(x: Any, mask: Any, axis: int, combine: Any, fill: Any) -> Any:
+    """``combine`` over ``axis`` of ``where(mask, x, fill)``, one slice per step: each
+    step selects before it combines, so no masked value reaches the accumulator."""
+    wide = _wide(x, mask)
+    fill = jnp.asarray(fill, x.dtype)
+
+    def step(t: Any, acc: Any) -> Any:
+        xt = jax.lax.dynamic_index_in_dim(x, t, axis, keepdims=False)
+        mt = jax.lax.dynamic_index_in_dim(wide, t, axis, keepdims=False)
+        return combine(acc, jnp.where(mt, xt, fill))
+
+    rest = x.shape[:axis] + x.shape[axis + 1 :]
+    return jax.lax.fori_loop(0, x.shape[axis], step, jnp.full(rest, fill, x.dtype))
+
+
+def _on_cpu_loop(x: Any, mask: Any, axes: Axes, loop: Any, other: Any) -> Any:
+    """``loop`` on the CPU where :func:`_loops` allows it, else ``other``."""
+    if not _loops(x, axes):
+        return other(x, mask)
+    return jax.lax.platform_dependent(x, mask, cpu=loop, default=other)
 
 
 def _sum_where(x: Any, mask: Any, axes: Axes) -> Any:
@@ -54,7 +95,15 @@ def _sum_where(x: Any, mask: Any, axes: Axes) -> Any:
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def sum_valid(x: Any, mask: Any, axes: Axes) -> Any:
-    """``sum(where(mask, x, 0), axes)`` (no keepdims) by one contraction when exact."""
+    """``sum(where(mask, x, 0), axes)`` (no keepdims): the CPU loop, or one contraction
+    where that is exact. ``x``'s dtype is the one it sums in (not float16: the loop would
+    round at every step)."""
+    return _on_cpu_loop(
+        x, mask, axes, lambda x, m: _fold(x, m, axes[0], jnp.add, 0), partial(_contract, axes=axes)
+    )
+
+
+def _contract(x: Any, mask: Any, axes: Axes) -> Any:
     kept = tuple(i for i in range(mask.ndim) if i not in axes)  # the mask's batch axes
     weights = jnp.transpose(mask, kept + axes).astype(x.dtype)  # batch axes, then reduced
     # (kept..., 2, reduced...): valid and masked weights, the layout a batched matmul wants
@@ -85,7 +134,20 @@ def _extreme_where(x: Any, mask: Any, axes: Axes, largest: bool) -> Any:
 
 @partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def max_valid(x: Any, mask: Any, axes: Axes, largest: bool) -> Any:
-    """``max`` (``largest``) or ``min`` of ``where(mask, x, ∓inf)`` over ``axes``, no keepdims."""
+    """``max`` (``largest``) or ``min`` of ``where(mask, x, ∓inf)`` over ``axes``, no keepdims:
+    the CPU loop, or the ``-0.0``/``-inf`` step where that is exact."""
+    fill = -jnp.inf if largest else jnp.inf
+    combine = jnp.maximum if largest else jnp.minimum  # both keep a NaN
+    return _on_cpu_loop(
+        x,
+        mask,
+        axes,
+        lambda x, m: _fold(x, m, axes[0], combine, fill),
+        partial(_stepped, axes=axes, largest=largest),
+    )
+
+
+def _stepped(x: Any, mask: Any, axes: Axes, largest: bool) -> Any:
     sign = 1 if largest else -1
     fill = jnp.asarray(-sign * jnp.inf, x.dtype)
     step = jnp.where(mask, jnp.asarray(-sign * 0.0, x.dtype), fill)  # x + (∓0.0) == x

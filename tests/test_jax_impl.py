@@ -15,10 +15,15 @@ require("jax")
 
 import jax
 import jax.numpy as jnp
-from helpers import plant
+from helpers import assert_same, plant
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import jax_impl as J
 import reference as R
+from maskref.conformance.operations import reduction_elements
+from reference import strategies as rs
 
 X = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 6.0]], np.float32)
 M = np.array([[True, True, False], [False, False, False]])
@@ -125,14 +130,16 @@ def test_the_32_bit_default_narrows_and_never_wraps():
         assert int(J.pad_sequences([[2**40]], dtype="int64")[0, 0]) == 2**40
 
 
-# -- the one-pass sum and max (jax_impl/_fast_reductions.py) -----------------------------
+# -- the fast sum and max (jax_impl/_fast_reductions.py) ----------------------------------
 
 FAST = ["masked_sum", "masked_mean", "masked_max", "masked_min"]
+#: the width after the reduced axis that picks each path: the one-pass rewrites, the CPU loop
+WIDTHS = {"one pass": 3, "cpu loop": 256}
 
 
-def _planted_batch(seed: int, poison: float | None):
+def _planted_batch(seed: int, poison: float | None, width: int = 3):
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    x = rng.normal(size=(4, 6, width)).astype(np.float32)
     mask = rng.random((4, 6)) < 0.6
     mask[1] = False  # an empty row
     if poison is not None:
@@ -140,25 +147,29 @@ def _planted_batch(seed: int, poison: float | None):
     return x, mask
 
 
+@pytest.mark.parametrize("path", WIDTHS)
+@pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize("name", FAST)
 @pytest.mark.parametrize("poison", [None, np.nan, np.inf, -np.inf, 3e38])
-def test_one_pass_paths_equal_the_reference_whatever_lies_under_the_mask(name, poison):
+def test_fast_paths_equal_the_reference_whatever_lies_under_the_mask(name, poison, axis, path):
     from jax_impl import _fast_reductions as fast
 
-    x, mask = _planted_batch(0, poison)
+    x, mask = _planted_batch(0, poison, WIDTHS[path])
     x[2, 0, 1] = np.nan if name != "masked_mean" else x[2, 0, 1]  # a valid NaN spreads
     mask[2, 0] = True
-    assert fast.applies(jnp.asarray(x), jnp.asarray(mask), (1,))
-    expected = getattr(R, name)(x, mask, axis=1)
+    assert fast.applies(jnp.asarray(x), jnp.asarray(mask), (axis,))
+    assert fast._loops(x, (axis,)) == (path == "cpu loop")
+    expected = getattr(R, name)(x, mask, axis=axis)
     for fn in (getattr(J, name), jax.jit(getattr(J, name), static_argnames="axis")):
-        got = np.asarray(fn(jnp.asarray(x), jnp.asarray(mask), axis=1))
+        got = np.asarray(fn(jnp.asarray(x), jnp.asarray(mask), axis=axis))
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
 
 
+@pytest.mark.parametrize("path", WIDTHS)
 @pytest.mark.parametrize("name", FAST)
-def test_one_pass_gradients_are_zero_under_the_mask_even_for_an_infinite_cotangent(name):
-    x, mask = _planted_batch(1, np.nan)
+def test_fast_gradients_are_zero_under_the_mask_even_for_an_infinite_cotangent(name, path):
+    x, mask = _planted_batch(1, np.nan, WIDTHS[path])
     fn = getattr(J, name)
 
     def loss(x):  # sqrt at 0 sends an infinite cotangent into empty rows
@@ -181,8 +192,9 @@ def test_one_pass_max_shares_a_tie_among_valid_elements_only():
     np.testing.assert_array_equal(g, [[1.0, 0.0, 0.0]])
 
 
-def test_one_pass_paths_under_vmap_and_forward_mode():
-    x, mask = _planted_batch(2, np.inf)
+@pytest.mark.parametrize("path", WIDTHS)
+def test_fast_paths_under_vmap_and_forward_mode(path):
+    x, mask = _planted_batch(2, np.inf, WIDTHS[path])
     xs, ms = jnp.asarray(np.stack([x, x])), jnp.asarray(np.stack([mask, mask]))
     out = jax.vmap(lambda a, b: J.masked_sum(a, b, axis=1))(xs, ms)
     np.testing.assert_allclose(out[1], R.masked_sum(x, mask, axis=1), rtol=1e-6)
@@ -190,3 +202,35 @@ def test_one_pass_paths_under_vmap_and_forward_mode():
         lambda a: J.masked_max(a, jnp.asarray(mask), axis=1), (jnp.asarray(x),), (jnp.ones_like(x),)
     )[1]
     assert np.all(np.isfinite(np.asarray(tangent)[mask.any(1)]))
+
+
+@st.composite
+def _reduced_batches(draw):
+    """(x, mask, axis): (B, T, D) data of a floating dtype with NaN/inf valid or masked, a
+    mask of any layout over (B, T) or (B,), and one axis the mask covers."""
+    dtype = np.dtype(draw(st.sampled_from(["float16", "float32", "float64"])))
+    shape = (draw(st.integers(0, 3)), draw(st.integers(0, 9)), draw(st.integers(1, 4)))
+    x = draw(hnp.arrays(dtype, shape, elements=reduction_elements(dtype, special=True)))
+    mask = draw(rs.masks(shape[: draw(st.integers(1, 2))]))
+    if dtype.kind == "f" and x.size:
+        wide = np.broadcast_to(mask.reshape(mask.shape + (1,) * (3 - mask.ndim)), shape)
+        x[~wide] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 3.0]))
+    return x, mask, draw(st.integers(0, mask.ndim - 1))
+
+
+@pytest.mark.parametrize("loop_run", [1, 2**62], ids=["cpu loop", "one pass"])
+@given(case=_reduced_batches())
+def test_fast_paths_agree_with_the_reference_on_drawn_batches(loop_run, case):
+    from jax_impl import _fast_reductions as fast
+
+    x, mask, axis = case
+    saved, fast.LOOP_RUN = fast.LOOP_RUN, loop_run  # read at trace time: no jit cache here
+    try:
+        for name in FAST:
+            with np.errstate(all="ignore"):
+                expected = getattr(R, name)(x, mask, axis=axis)
+            with jax.enable_x64(True):
+                got = getattr(J, name)(jnp.asarray(x), jnp.asarray(mask), axis=axis)
+            assert_same(got, expected)
+    finally:
+        fast.LOOP_RUN = saved
