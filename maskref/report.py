@@ -19,7 +19,7 @@ from typing import TextIO
 from . import runner
 from .conformance import Case, Finding, all_cases, describe
 from .conformance.operations import OPERATIONS, ragged_operations
-from .keras_backends import current_backend, installed_backends, is_keras_case
+from .keras_backends import cases_for, current_backend, installed_backends
 from .progress import ProgressBar
 from .report_html import format_html
 
@@ -64,10 +64,14 @@ def run(
     examples: int,
     progress: Callable[[int, int, Case, float], None] | None = None,
     jobs: int = 1,
+    keras_backends: list[str] | None = None,
 ) -> list[Finding]:
-    """Probe every case (``jobs`` > 1: in worker processes; the same findings either way);
+    """Probe every case, and Keras's cases again on ``keras_backends`` (None: every installed
+    one); ``jobs`` > 1 runs them in worker processes, with the same findings;
     ``progress(i, n, case, seconds)`` is called as each finishes."""
-    return runner.run(cases, examples, progress, jobs)
+    elsewhere = keras_elsewhere(cases, keras_backends)
+    mine, theirs = runner.run_all(cases, elsewhere, examples, progress, jobs)
+    return with_keras_backends(mine, theirs)
 
 
 def versions() -> dict[str, str]:
@@ -261,24 +265,32 @@ def as_json(findings: list[Finding], examples: int) -> str:
     )
 
 
-def with_keras_backends(
-    findings: list[Finding], backends: list[str] | None, examples: int, jobs: int = 1
-) -> list[Finding]:
-    """``findings`` with, after each Keras case, its findings on the other ``backends``."""
+def keras_elsewhere(cases: list[Case], backends: list[str] | None) -> dict[str, list[Case]]:
+    """Keras's cases among ``cases`` to run again on each of ``backends`` (default: every
+    installed one) other than this process's."""
     here = current_backend()
+    if here is None:
+        return {}
     others = [b for b in (installed_backends() if backends is None else backends) if b != here]
-    keras = [f.case for f in findings if is_keras_case(f.case) and f.status != "unavailable"]
-    if not others or not keras or here is None:
-        return findings
+    mine = [c for c in cases if not c.missing()]
+    return {b: found for b in others if (found := cases_for(b, mine))}
+
+
+def with_keras_backends(findings: list[Finding], theirs: dict[str, list[Finding]]) -> list[Finding]:
+    """``findings`` with, after each Keras case, its findings on the other backends (in the
+    order of ``theirs``); none for a case unavailable here."""
+    here = current_backend()
     extra: dict[str, list[Finding]] = {}
-    for g in runner.run_on_other_backends(keras, others, examples, jobs):
-        backend = g.case.api.rsplit("(keras/", 1)[-1].rstrip(")")
-        extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
+    for backend, found in theirs.items():
+        for g in found:
+            extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
     merged = []
     for f in findings:
         merged.append(f)
+        if f.status == "unavailable":
+            continue
         for g in extra.get(f.case.case_id, []):
-            _BASELINE[g.case.case_id] = (f.status, here)
+            _BASELINE[g.case.case_id] = (f.status, str(here))
             merged.append(g)
     return merged
 
@@ -298,7 +310,7 @@ def report(
     """Run the report and write it to ``stream``; return the exit status.
 
     ``keras_backends``: the Keras backends to run Keras's cases on (default: every
-    installed one); each other than this process's runs in a child process.
+    installed one); each other than this process's runs in worker processes of its own.
     ``jobs``: processes that run cases at once (the findings do not depend on it).
 
     The status is 1 when a maskref backend (or a law of the reference)
@@ -316,7 +328,6 @@ def report(
         def tick(i: int, n: int, case: Case, seconds: float) -> None:
             bar.update(i, n, case.case_id)
 
-        findings = run(cases, examples, tick if show else None, jobs)
-        findings = with_keras_backends(findings, keras_backends, examples, jobs)
+        findings = run(cases, examples, tick if show else None, jobs, keras_backends)
     stream.write(FORMATS[fmt](findings, examples))
     return 1 if failed(findings) else 0

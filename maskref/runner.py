@@ -2,30 +2,37 @@
 
 Every case is probed with a derandomized search (:func:`maskref.conformance.probe`),
 so its finding does not depend on which process runs it or in what order:
-``--jobs 1`` and ``--jobs N`` give the same report. Workers are *spawned*, not
-forked (forking a process that has started TensorFlow's or torch's threads can
-deadlock), each builds the registry once, and their standard output and error
-go to a log file, so frameworks' start-up lines never reach the report or the
-progress bar. Keras's cases on another Keras backend run in child processes of
-their own (:mod:`maskref.keras_backends`), one task of the pool per chunk.
+``--jobs 1`` and ``--jobs N`` give the same report.
+
+The work is one pool of queues: the report's own cases, and Keras's cases again
+on each other Keras backend (Keras picks its backend once per process, so those
+run in processes of their own). ``jobs`` slots each run one worker process
+(:mod:`maskref.worker`) at a time; a free slot serves the queue with the most
+work left per worker already on it, and a worker is handed one case at a time,
+so the slots finish together whatever each case costs. Workers are new
+processes, not forks (forking a process that has started TensorFlow's or
+torch's threads can deadlock), and their output goes to log files, so
+frameworks' start-up lines never reach the report or the progress bar.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import collections
 import contextlib
-import multiprocessing
+import json
 import os
-import pickle
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
-from .conformance import Case, Finding, describe, probe
-from .keras_backends import Described, run_on_backend
+from .conformance import Case, Finding, probe
+from .keras_backends import Described, on_backend
+from .worker import keep_maps_in_bounds, receive
 
 #: ``progress(done, total, case, seconds)``, called as each case finishes.
 Progress = Callable[[int, int, Case, float], None]
@@ -60,6 +67,17 @@ def available_memory() -> int | None:
     return None
 
 
+#: The report's own backend, as a worker's ``BACKEND`` argument.
+HERE = "-"
+
+#: What one case costs on each backend, relative to the report's own (measured; only
+#: used to choose which queue a free slot serves first).
+COST = {HERE: 1.0, "tensorflow": 1.0, "torch": 1.0, "jax": 3.5}
+
+#: A backend whose workers died this often has its other cases marked unavailable.
+DEATHS = 3
+
+
 def run(
     cases: Sequence[Case], examples: int, progress: Progress | None = None, jobs: int = 1
 ) -> list[Finding]:
@@ -67,47 +85,257 @@ def run(
 
     Cases whose framework is missing are answered here without a worker.
     """
-    findings: list[Finding | None] = [None] * len(cases)
-    done = 0
+    return run_all(cases, {}, examples, progress, jobs)[0]
 
-    def finish(i: int, finding: Finding, seconds: float) -> None:
-        nonlocal done
-        findings[i] = finding
-        done += 1
-        if progress:
-            progress(done, len(cases), cases[i], seconds)
 
+def run_all(
+    cases: Sequence[Case],
+    others: Mapping[str, Sequence[Case]],
+    examples: int,
+    progress: Progress | None = None,
+    jobs: int = 1,
+) -> tuple[list[Finding], dict[str, list[Finding]]]:
+    """Probe ``cases`` on this process's Keras backend and ``others[b]`` with Keras on
+    backend ``b``: the findings of each, in the order given (another backend's are labelled
+    with it, :func:`maskref.keras_backends.on_backend`).
+
+    ``jobs`` = 1 runs ``cases`` here and each other backend in one worker after them;
+    ``jobs`` > 1 shares everything among that many worker processes.
+    """
+    run = _Run(cases, others, examples, progress)
     todo = []
     for i, case in enumerate(cases):
         if case.missing():
-            finish(i, probe(case, examples), 0.0)
+            run.finish(HERE, i, probe(case, examples), 0.0)
         else:
             todo.append(i)
-    if jobs <= 1 or len(todo) <= 1:
+    if jobs <= 1 or (len(todo) <= 1 and not others):  # a worker would only add its start
+        run.here(todo)
+    else:
+        from .conformance import all_cases
+
+        registered = {c.case_id for c in all_cases()}
+        run.here([i for i in todo if cases[i].case_id not in registered])  # made by the caller
+        run.queues[HERE] = collections.deque(i for i in todo if cases[i].case_id in registered)
+    run.in_workers(max(1, jobs))
+    if run.left_here:
+        print(
+            f"a worker process died; running the {len(run.left_here)} cases left in this "
+            "process" + (f"; the workers' last output:\n{run.died_with}" if run.died_with else ""),
+            file=sys.stderr,
+        )
+        run.here(sorted(run.left_here))
+    mine = [f for f in run.findings[HERE] if f is not None]
+    theirs = {b: [f for f in run.findings[b] if f is not None] for b in others}
+    return mine, theirs
+
+
+class _Run:
+    """One run's queues, findings and progress, shared by the slots' threads."""
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        others: Mapping[str, Sequence[Case]],
+        examples: int,
+        progress: Progress | None,
+    ):
+        self.cases = {HERE: list(cases), **{b: list(c) for b, c in others.items()}}
+        self.examples = examples
+        self.progress = progress
+        self.total = sum(len(c) for c in self.cases.values())
+        self.done = 0
+        self.findings: dict[str, list[Finding | None]] = {
+            b: [None] * len(c) for b, c in self.cases.items()
+        }
+        self.queues: dict[str, collections.deque[int]] = {
+            b: collections.deque(range(len(c))) for b, c in others.items()
+        }
+        self.serving: collections.Counter[str] = collections.Counter()
+        self.deaths: collections.Counter[str] = collections.Counter()
+        self.left_here: list[int] = []
+        self.died_with = ""
+        self.lock = threading.Lock()
+
+    def finish(self, backend: str, i: int, finding: Finding, seconds: float) -> None:
+        with self.lock:
+            self.findings[backend][i] = finding
+            self.done += 1
+            if self.progress:
+                self.progress(self.done, self.total, finding.case, seconds)
+
+    def here(self, todo: Iterable[int]) -> None:
         for i in todo:
             start = time.perf_counter()
-            finish(i, probe(cases[i], examples), time.perf_counter() - start)
-    else:
-        _run_in_workers(cases, todo, examples, jobs, finish)
-    return [f for f in findings if f is not None]
+            finding = probe(self.cases[HERE][i], self.examples)
+            keep_maps_in_bounds()
+            self.finish(HERE, i, finding, seconds(start))
+
+    # -- the slots ---------------------------------------------------------------------
+
+    def in_workers(self, slots: int) -> None:
+        if not any(self.queues.values()):
+            return
+        with tempfile.TemporaryDirectory() as logs:
+            threads = [
+                threading.Thread(target=self._slot, args=(Path(logs) / f"slot{k}",), daemon=True)
+                for k in range(slots)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+    def _pick(self) -> str | None:
+        """The queue a free slot serves: the most work left per worker already on it."""
+        with self.lock:
+            waiting = [b for b, q in self.queues.items() if q]
+            if not waiting:
+                return None
+            backend = max(
+                waiting,
+                key=lambda b: len(self.queues[b]) * COST.get(b, 1.0) / (self.serving[b] + 1),
+            )
+            self.serving[backend] += 1
+            return backend
+
+    def _take(self, backend: str) -> int | None:
+        with self.lock:
+            queue = self.queues[backend]
+            return queue.popleft() if queue else None
+
+    def _slot(self, log: Path) -> None:
+        while (backend := self._pick()) is not None:
+            try:
+                self._serve(backend, log)
+            finally:
+                with self.lock:
+                    self.serving[backend] -= 1
+
+    def _serve(self, backend: str, log: Path) -> None:
+        with _Worker(backend, self.examples, log) as worker:
+            try:
+                worker.ready()
+            except EOFError:
+                self._died(backend, None, worker.tail())
+                return
+            while (i := self._take(backend)) is not None:
+                case = self.cases[backend][i]
+                start = time.perf_counter()
+                try:
+                    record = worker.ask(case.case_id)
+                except EOFError:
+                    self._died(backend, i, worker.tail())
+                    return
+                if backend == HERE:
+                    finding = Finding(case, **record)
+                else:
+                    finding = _theirs(backend, case, record)
+                self.finish(backend, i, finding, seconds(start))
+
+    def _died(self, backend: str, i: int | None, tail: str) -> None:
+        """A worker died (killed for memory, most often), with case ``i`` in flight. The
+        report's own cases then run in this process, late but whole; another backend's case
+        is unavailable there, and so are the rest after repeated deaths."""
+        with self.lock:
+            queue = self.queues[backend]
+            if backend == HERE:
+                self.left_here += ([] if i is None else [i]) + list(queue)
+                queue.clear()
+                self.died_with = tail[-2000:]
+                return
+            self.deaths[backend] += 1
+            lost = [] if i is None else [i]
+            if i is None or self.deaths[backend] >= DEATHS:
+                lost += list(queue)
+                queue.clear()
+        last = (tail.strip().splitlines() or ["no output"])[-1]
+        for k in lost:
+            case = on_backend(self.cases[backend][k], backend)
+            why = f"keras/{backend}: the worker died: {last}"
+            self.finish(backend, k, Finding(case, "unavailable", why=why), 0.0)
 
 
-def run_on_other_backends(
-    cases: Sequence[Case], backends: Sequence[str], examples: int, jobs: int = 1
-) -> list[Finding]:
-    """Keras's ``cases`` on each of ``backends`` (those a case allows: ``Case.keras_backends``):
-    a child process per backend and chunk."""
-    chunks = []
-    for backend in backends:
-        mine = [c for c in cases if c.keras_backends is None or backend in c.keras_backends]
-        chunks += [(backend, mine[k::jobs]) for k in range(max(1, min(jobs, len(mine))))]
-    chunks = [(b, c) for b, c in chunks if c]
-    if jobs <= 1 or len(chunks) <= 1:
-        results = [run_on_backend(b, c, examples) for b, c in chunks]
-    else:  # each task waits on its own child process: threads are enough
-        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(lambda bc: run_on_backend(bc[0], bc[1], examples), chunks))
-    return [f for r in results for f in r]  # backend by backend, as `backends` lists
+def seconds(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def _theirs(backend: str, case: Case, record: dict[str, Any]) -> Finding:
+    """A finding of Keras on another ``backend``, from its worker's descriptions."""
+    inputs = Described(record["inputs"]) if record["inputs"] is not None else None
+    return Finding(
+        on_backend(case, backend),
+        record["status"],
+        cast(Any, inputs),  # the worker's description stands in for the inputs dict
+        Described(record["expected"]),
+        Described(record["got"]),
+        record["why"],
+        record["examples"],
+    )
+
+
+def _command(backend: str, examples: int, fd: int) -> list[str]:
+    return [sys.executable, "-m", "maskref.worker", backend, str(examples), str(fd)]
+
+
+class _Worker:
+    """A worker process (:mod:`maskref.worker`) on ``backend``, its output sent to ``log``."""
+
+    def __init__(self, backend: str, examples: int, log: Path):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        env.setdefault("JAX_PLATFORMS", "cpu")
+        if backend != HERE:
+            env["KERAS_BACKEND"] = backend
+        self.log_path = log
+        self.log = open(log, "wb")  # noqa: SIM115 - closed by __exit__
+        read, write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                _command(backend, examples, write),
+                stdin=subprocess.PIPE,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write,),
+                env=env,
+            )
+        finally:
+            os.close(write)
+        self.answers = read
+
+    def ready(self) -> None:
+        if receive(self.answers) != "ready":
+            raise EOFError
+
+    def ask(self, case_id: str) -> dict[str, Any]:
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write((json.dumps(case_id) + "\n").encode())
+            stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise EOFError from e
+        answer: dict[str, Any] = receive(self.answers)
+        return answer
+
+    def tail(self) -> str:
+        self.process.wait()
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            if self.process.stdin:
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.answers)
+        self.log.close()
 
 
 @contextlib.contextmanager
@@ -143,87 +371,3 @@ def quiet_output() -> Iterator[TextIO]:
                 os.dup2(old, fd)
                 os.close(old)
             err.close()
-
-
-# -- worker processes --------------------------------------------------------------------
-
-_REGISTRY: dict[str, Case] = {}
-
-
-def _start_worker(log: str) -> None:
-    """Send the worker's output to ``log`` and build the registry once."""
-    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from .conformance import all_cases
-
-    _REGISTRY.update((c.case_id, c) for c in all_cases())
-
-
-def _probe_in_worker(case_id: str, examples: int) -> tuple[dict[str, Any], float]:
-    start = time.perf_counter()
-    f = probe(_REGISTRY[case_id], examples)
-    record = {
-        "status": f.status,
-        "inputs": f.inputs,
-        "expected": f.expected,
-        "got": f.got,
-        "why": f.why,
-        "examples": f.examples,
-    }
-    try:
-        pickle.dumps(record)
-    except Exception:  # an outcome that cannot travel: its description does
-        for key in ("inputs", "expected", "got"):
-            if record[key] is not None:
-                record[key] = Described(describe(record[key], 2000))
-    return record, time.perf_counter() - start
-
-
-def _run_in_workers(
-    cases: Sequence[Case],
-    todo: list[int],
-    examples: int,
-    jobs: int,
-    finish: Callable[[int, Finding, float], None],
-) -> None:
-    from .conformance import all_cases
-
-    registered = {c.case_id for c in all_cases()}
-    here = [i for i in todo if cases[i].case_id not in registered]  # made by the caller
-    for i in here:
-        start = time.perf_counter()
-        finish(i, probe(cases[i], examples), time.perf_counter() - start)
-    todo = [i for i in todo if i not in set(here)]
-    left = set(todo)
-    with tempfile.TemporaryDirectory() as tmp:
-        log = os.path.join(tmp, "workers.log")
-        context = multiprocessing.get_context("spawn")
-        try:
-            with cf.ProcessPoolExecutor(
-                max_workers=min(jobs, len(todo)),
-                mp_context=context,
-                initializer=_start_worker,
-                initargs=(log,),
-            ) as pool:
-                futures = {
-                    pool.submit(_probe_in_worker, cases[i].case_id, examples): i for i in todo
-                }
-                for future in cf.as_completed(futures):
-                    i = futures[future]
-                    record, seconds = future.result()
-                    finish(i, Finding(cases[i], **record), seconds)
-                    left.discard(i)
-        except cf.process.BrokenProcessPool:
-            # A worker died (killed for memory, most often): the cases it left run here, so
-            # the report is late but whole.
-            tail = Path(log).read_text(errors="replace")[-2000:] if os.path.exists(log) else ""
-            print(
-                f"a worker process died; running the {len(left)} cases left in this process"
-                + (f"; the workers' last output:\n{tail}" if tail.strip() else ""),
-                file=sys.stderr,
-            )
-            for i in sorted(left):
-                start = time.perf_counter()
-                finish(i, probe(cases[i], examples), time.perf_counter() - start)

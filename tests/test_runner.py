@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import io
 
 import pytest
+from conftest import require
 
 from maskref import cli, runner
 from maskref.conformance import all_cases
@@ -86,17 +88,66 @@ def test_the_default_jobs_is_the_core_count():
     assert f"number of cores, {runner.default_jobs()} here" in " ".join(sub.format_help().split())
 
 
-def test_a_dead_worker_costs_time_not_the_report(monkeypatch, capsys):
-    import helpers
+def _dying_worker(after_ready: bool):
+    """A worker command that dies at start, or once it has said it is ready."""
+    import sys
 
+    code = "import sys; print('killed for memory', flush=True)\n"
+    if after_ready:
+        code += (
+            "from maskref.worker import send\n"
+            "import os\n"
+            "send(os.fdopen(int(sys.argv[1]), 'wb'), 'ready')\n"
+            "sys.stdin.readline()\n"
+        )
+    code += "import os; os._exit(1)\n"
+    return lambda backend, examples, fd: [sys.executable, "-c", code, str(fd)]
+
+
+@pytest.mark.parametrize("after_ready", [False, True])
+def test_a_dead_worker_costs_time_not_the_report(monkeypatch, capsys, after_ready):
     cases = _laws(3)
-    monkeypatch.setattr(runner, "_start_worker", helpers.die_at_start)
+    monkeypatch.setattr(runner, "_command", _dying_worker(after_ready))
     findings = runner.run(cases, 3, jobs=2)
     assert [f.case for f in findings] == cases
     assert all(f.status == "agrees" for f in findings)
-    assert "a worker process died; running the 3 cases left in this process" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert "a worker process died; running the 3 cases left in this process" in err
+    assert "killed for memory" in err
+
+
+def test_a_dead_worker_of_another_backend_leaves_its_cases_unavailable(monkeypatch):
+    cases = _laws(5)
+    monkeypatch.setattr(runner, "_command", _dying_worker(after_ready=True))
+    mine, theirs = runner.run_all(cases[:1], {"torch": cases}, 3, jobs=2)
+    assert [f.status for f in mine] == ["agrees"]  # the report's own case ran here
+    assert [f.case.api for f in theirs["torch"]] == [f"{c.api} (keras/torch)" for c in cases]
+    assert {f.status for f in theirs["torch"]} == {"unavailable"}
+    assert all(f.why == "keras/torch: the worker died: killed for memory" for f in theirs["torch"])
+
+
+def test_other_backends_share_the_workers_with_the_same_findings():
+    require("keras")
+    require("torch")
+    cases = _laws(3)
+    seen: list[tuple[int, int]] = []
+    one = runner.run_all(cases, {"torch": cases[:2]}, 3)
+    two = runner.run_all(cases, {"torch": cases[:2]}, 3, lambda i, n, c, s: seen.append((i, n)), 2)
+    assert [_key(f) for f in one[0]] == [_key(f) for f in two[0]]
+    assert [_key(f) for f in one[1]["torch"]] == [_key(f) for f in two[1]["torch"]]
+    assert [f.case.api for f in two[1]["torch"]] == [f"{c.api} (keras/torch)" for c in cases[:2]]
+    assert seen == [(i, 5) for i in range(1, 6)]
+
+
+def test_a_free_slot_serves_the_queue_with_the_most_work_per_worker(monkeypatch):
+    monkeypatch.setattr(runner, "COST", {runner.HERE: 1.0, "jax": 3.0, "torch": 1.0})
+    cases = _laws(4)
+    run = runner._Run(cases, {"jax": cases[:2], "torch": cases[:1]}, 3, None)
+    run.queues[runner.HERE] = collections.deque(range(4))
+    # work left: here 4 x 1, jax 2 x 3, torch 1 x 1; divided by the workers on it + 1
+    assert [run._pick() for _ in range(3)] == ["jax", runner.HERE, "jax"]
+    assert run._take("jax") == 0 and run._take("torch") == 0 and run._take("torch") is None
+    assert run._pick() == runner.HERE  # 4/2 against jax's 3/3; torch's queue is empty
 
 
 def test_default_jobs_leaves_room_in_memory(monkeypatch):
@@ -144,32 +195,28 @@ def test_the_log_is_shown_when_the_run_fails():
     assert "output of the frameworks before the error:\nwhy it broke" in done.stderr
 
 
-def test_a_case_of_tensorflow_code_runs_on_the_tensorflow_backend_alone(monkeypatch):
+def test_a_case_of_tensorflow_code_runs_on_the_tensorflow_backend_alone():
     import dataclasses
 
+    from maskref.keras_backends import cases_for
+
     law = _laws(1)[0]
-    anywhere = dataclasses.replace(law, api="keras anywhere")
-    tf_only = dataclasses.replace(law, api="keras tf only", keras_backends=("tensorflow",))
-    asked: list[tuple[str, list[str]]] = []
-
-    def fake(backend, cases, examples):
-        asked.append((backend, [c.api for c in cases]))
-        return []
-
-    monkeypatch.setattr(runner, "run_on_backend", fake)
-    runner.run_on_other_backends([anywhere, tf_only], ["torch", "jax"], 3)
-    assert asked == [("torch", ["keras anywhere"]), ("jax", ["keras anywhere"])]
+    anywhere = dataclasses.replace(law, api="keras anywhere", requires=("keras",))
+    tf_only = dataclasses.replace(anywhere, api="keras tf only", keras_backends=("tensorflow",))
+    assert cases_for("torch", [law, anywhere, tf_only]) == [anywhere]
+    assert cases_for("tensorflow", [law, anywhere, tf_only]) == [anywhere, tf_only]
 
 
-def test_a_child_that_crashes_after_writing_its_findings_still_counts(tmp_path):
-    import json
+def test_jax_caches_are_cleared_before_the_memory_maps_run_out():
+    require("jax")
+    import jax
+    import jax.numpy as jnp
 
-    from maskref import keras_backends
+    from maskref.worker import keep_maps_in_bounds
 
-    path = tmp_path / "findings.json"
-    path.write_text(json.dumps([{"id": "a"}, {"id": "b"}]))
-    assert keras_backends._records(path, 2) == [{"id": "a"}, {"id": "b"}]
-    assert keras_backends._records(path, 3) is None  # cut short
-    path.write_text('[{"id": "a"}, {"id"')
-    assert keras_backends._records(path, 2) is None
-    assert keras_backends._records(tmp_path / "missing.json", 2) is None
+    double = jax.jit(lambda x: 2 * x)
+    double(jnp.ones(3))
+    keep_maps_in_bounds()  # far from the limit: kept
+    assert double._cache_size() == 1
+    keep_maps_in_bounds(limit=0.0)
+    assert double._cache_size() == 0
