@@ -93,8 +93,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_positive,
         default=None,
-        help="worker processes that run cases at once (default: the number of cores, "
-        f"{default_jobs()} here); the report is the same for every N",
+        help="worker processes that run cases at once, Keras's cases on its other backends "
+        f"included (default: the number of cores, {default_jobs()} here, fewer where memory "
+        "is short); the report is the same for every N",
     )
     r.add_argument(
         "--progress",
@@ -107,8 +108,8 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAMES",
         type=_backends,
         default=None,
-        help="comma-separated Keras backends to run Keras's cases on, each in its own "
-        "process: tensorflow, torch, jax (default: every installed one)",
+        help="comma-separated Keras backends to run Keras's cases on, each in processes "
+        "of its own: tensorflow, torch, jax (default: every installed one)",
     )
     c = sub.add_parser("cases", help="list the registered conformance cases")
     c.add_argument("--only", metavar="PATTERN", help=ONLY_HELP)

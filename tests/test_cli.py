@@ -162,3 +162,16 @@ def test_keras_cases_run_on_another_keras_backend():
 def test_unknown_keras_backend_is_refused():
     with pytest.raises(SystemExit):
         cli.main(["report", "--keras-backends", "theano"])
+
+
+def test_python_dash_m_maskref_is_the_command():
+    import subprocess
+    import sys
+
+    import maskref
+
+    done = subprocess.run(
+        [sys.executable, "-m", "maskref", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert maskref.__version__ in done.stdout
