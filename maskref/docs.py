@@ -585,7 +585,34 @@ def divergences_markdown(operations: Iterable[str]) -> str:
                         f"{_code_cell(example)} |"
                     )
             out.append("")
+        out += _keras_elsewhere(group)
     return "\n".join(out)
+
+
+def _keras_elsewhere(group: list[Any]) -> list[str]:
+    """The table of what ``group``'s Keras cases record on Keras's other backends."""
+    from maskref.conformance import describe
+
+    rows = [(c, b, there) for c in group for b, there in (c.keras_elsewhere or {}).items()]
+    if not rows:
+        return []
+    out = [
+        "*Where Keras on another backend does not do what it does on TensorFlow*",
+        "",
+        "| API | backend | there | why | smallest input |",
+        "|---|---|---|---|---|",
+    ]
+    for c, backend, there in rows:
+        if there.expect:
+            found = _code_cell(there.expect)
+        else:
+            found = "agrees" + (f" (no {_code_cell(c.expect)})" if c.expect else "")
+        example = _code_cell(describe(there.example)) if there.example is not None else "-"
+        out.append(
+            f"| {_code_cell(c.api)} | `{backend}` | {found} | {_prose_cell(there.explanation)} "
+            f"| {example} |"
+        )
+    return out + [""]
 
 
 # ---------------------------------------------------------------------------------------

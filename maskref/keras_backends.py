@@ -49,9 +49,23 @@ def is_keras_case(case: Case) -> bool:
     return "keras" in case.requires and case.kind != "backend"
 
 
-def on_backend(case: Case, backend: str) -> Case:
-    """``case`` labelled with the Keras backend its finding comes from."""
-    return dataclasses.replace(case, api=f"{case.api} (keras/{backend})")
+def on_backend(case: Case, backend: str, *, label: bool = True) -> Case:
+    """``case`` as Keras on ``backend`` should find it: labelled with the backend (unless
+    ``label`` is False) and recording what Keras does there where that differs from
+    TensorFlow (``Case.keras_elsewhere``). A divergence that does not show on ``backend``
+    keeps its name in the case id."""
+    there = (case.keras_elsewhere or {}).get(backend)
+    if label:
+        case = dataclasses.replace(case, api=f"{case.api} (keras/{backend})")
+    if there is None:
+        return case
+    return dataclasses.replace(
+        case,
+        expect=there.expect,
+        explanation=there.explanation,
+        example=there.example if there.expect else None,
+        domain=case.expect if there.expect is None and case.expect else case.domain,
+    )
 
 
 def cases_for(backend: str, cases: Iterable[Case]) -> list[Case]:

@@ -19,7 +19,13 @@ from typing import TextIO
 from . import runner
 from .conformance import Case, Finding, all_cases, describe
 from .conformance.operations import OPERATIONS, ragged_operations
-from .keras_backends import cases_for, current_backend, installed_backends
+from .keras_backends import (
+    cases_for,
+    current_backend,
+    installed_backends,
+    is_keras_case,
+    on_backend,
+)
 from .progress import ProgressBar
 from .report_html import format_html
 
@@ -69,9 +75,13 @@ def run(
     """Probe every case, and Keras's cases again on ``keras_backends`` (None: every installed
     one); ``jobs`` > 1 runs them in worker processes, with the same findings;
     ``progress(i, n, case, seconds)`` is called as each finishes."""
-    elsewhere = keras_elsewhere(cases, keras_backends)
+    here = current_backend()
+    base = cases
+    if here is not None and here != "tensorflow":  # what Keras records on this backend
+        cases = [on_backend(c, here, label=False) if is_keras_case(c) else c for c in base]
+    elsewhere = keras_elsewhere(base, keras_backends)
     mine, theirs = runner.run_all(cases, elsewhere, examples, progress, jobs)
-    return with_keras_backends(mine, theirs)
+    return with_keras_backends(mine, base, elsewhere, theirs)
 
 
 def versions() -> dict[str, str]:
@@ -93,6 +103,8 @@ def status_word(f: Finding) -> str:
         return "not installed"
     baseline = _BASELINE.get(f.case.case_id)
     if baseline is not None and baseline[0] != f.status:
+        if f.as_expected:
+            return f"{f.status} here, {baseline[0]} on keras/{baseline[1]} (recorded)"
         return f"{f.status} here, {baseline[0]} on keras/{baseline[1]}: BACKENDS DIFFER"
     if f.status == "agrees":
         return "agrees" if f.as_expected else "AGREES (recorded divergence gone)"
@@ -276,20 +288,26 @@ def keras_elsewhere(cases: list[Case], backends: list[str] | None) -> dict[str, 
     return {b: found for b in others if (found := cases_for(b, mine))}
 
 
-def with_keras_backends(findings: list[Finding], theirs: dict[str, list[Finding]]) -> list[Finding]:
-    """``findings`` with, after each Keras case, its findings on the other backends (in the
-    order of ``theirs``); none for a case unavailable here."""
+def with_keras_backends(
+    findings: list[Finding],
+    cases: list[Case],
+    elsewhere: dict[str, list[Case]],
+    theirs: dict[str, list[Finding]],
+) -> list[Finding]:
+    """``findings`` (of ``cases``, in order) with, after each Keras case, its findings on
+    the other backends (``theirs[b][i]`` is case ``elsewhere[b][i]`` on backend ``b``);
+    none for a case unavailable here."""
     here = current_backend()
-    extra: dict[str, list[Finding]] = {}
+    extra: dict[int, list[Finding]] = {}
     for backend, found in theirs.items():
-        for g in found:
-            extra.setdefault(g.case.case_id.replace(f" (keras/{backend})", ""), []).append(g)
+        for case, g in zip(elsewhere[backend], found):
+            extra.setdefault(id(case), []).append(g)
     merged = []
-    for f in findings:
+    for f, case in zip(findings, cases):
         merged.append(f)
         if f.status == "unavailable":
             continue
-        for g in extra.get(f.case.case_id, []):
+        for g in extra.get(id(case), []):
             _BASELINE[g.case.case_id] = (f.status, str(here))
             merged.append(g)
     return merged

@@ -24,7 +24,7 @@ import sys
 from typing import Any, BinaryIO
 
 from .conformance import Finding, all_cases, describe, probe
-from .keras_backends import Described
+from .keras_backends import Described, on_backend
 
 HEADER = struct.Struct("<Q")
 
@@ -114,7 +114,8 @@ def main(argv: list[str]) -> int:
     with os.fdopen(fd, "wb") as out:
         send(out, "ready")
         for line in sys.stdin:
-            f = probe(registry[json.loads(line)], examples)
+            case = registry[json.loads(line)]
+            f = probe(on_backend(case, backend) if other_backend else case, examples)
             keep_maps_in_bounds()
             send(out, record(f, other_backend=other_backend))
     return 0

@@ -220,3 +220,36 @@ def test_jax_caches_are_cleared_before_the_memory_maps_run_out():
     assert double._cache_size() == 1
     keep_maps_in_bounds(limit=0.0)
     assert double._cache_size() == 0
+
+
+def test_a_case_records_what_keras_does_on_each_backend():
+    import dataclasses
+
+    from maskref.conformance import OnBackend
+    from maskref.keras_backends import on_backend
+
+    law = _laws(1)[0]
+    case = dataclasses.replace(
+        law,
+        api="keras x",
+        requires=("keras",),
+        expect="tf-only-bug",
+        explanation="TensorFlow's reason",
+        example={"x": 1},
+        keras_elsewhere={
+            "jax": OnBackend(None, "JAX's reason"),
+            "torch": OnBackend("torch-bug", "torch's reason", {"x": 2}),
+        },
+    )
+    jax = on_backend(case, "jax")
+    assert (jax.expect, jax.explanation, jax.example) == (None, "JAX's reason", None)
+    assert jax.case_id == law.operation + ":keras x (keras/jax)[tf-only-bug]"
+    torch = on_backend(case, "torch")
+    assert (torch.expect, torch.example) == ("torch-bug", {"x": 2})
+    tf = on_backend(case, "tensorflow")
+    assert (tf.expect, tf.explanation, tf.api) == (
+        "tf-only-bug",
+        "TensorFlow's reason",
+        "keras x (keras/tensorflow)",
+    )
+    assert on_backend(case, "jax", label=False).api == "keras x"

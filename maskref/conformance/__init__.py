@@ -13,6 +13,7 @@ import pkgutil
 from .core import (
     Case,
     Finding,
+    OnBackend,
     Raised,
     case_family,
     check_inputs,
@@ -25,6 +26,7 @@ from .core import (
 __all__ = [
     "Case",
     "Finding",
+    "OnBackend",
     "Raised",
     "all_cases",
     "case_family",

@@ -37,6 +37,17 @@ class Raised:
 
 
 @dataclass(frozen=True)
+class OnBackend:
+    """What a Keras case records on one of Keras's other backends where Keras does not do
+    there what it does on TensorFlow: a divergence's name (None: it agrees there), why, and
+    the divergence's smallest input."""
+
+    expect: str | None
+    explanation: str
+    example: Inputs | None = None
+
+
+@dataclass(frozen=True)
 class Case:
     """One API measured against one reference rule.
 
@@ -69,6 +80,10 @@ class Case:
     #: For a case of Keras's behaviour: the Keras backends it runs on (None: every one;
     #: ``("tensorflow",)`` for a case whose own code needs TensorFlow).
     keras_backends: tuple[str, ...] | None = None
+    #: For a case of Keras's behaviour: the Keras backends where Keras does not do what the
+    #: case records on TensorFlow, and what it records there instead
+    #: (:func:`maskref.keras_backends.on_backend`).
+    keras_elsewhere: dict[str, OnBackend] | None = None
 
     @property
     def case_id(self) -> str:

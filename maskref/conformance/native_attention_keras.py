@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 import reference as ref
 from reference import strategies as rs
 
-from .core import Case, Inputs, case_family
+from .core import Case, Inputs, OnBackend, case_family
 from .operations import FLOAT_TOLERANCES
 
 F32, F64 = np.float32, np.float64
@@ -212,6 +212,35 @@ MEAN_WHY = (
 )
 
 
+#: Why Keras on torch lets a NaN or inf in a hidden key through (MultiHeadAttention's fused
+#: path and ops.dot_product_attention alike).
+TORCH_ADDS_THE_MASK = (
+    "on torch, Keras turns the boolean mask into an additive one (0, or a large negative "
+    "number) for torch's scaled_dot_product_attention: a NaN or inf in a hidden key makes "
+    "its score NaN, which no addition removes, so the row is NaN. TensorFlow's and JAX's "
+    "backends replace the hidden scores instead."
+)
+#: Why Keras on torch and JAX returns float32 from ops.dot_product_attention.
+KERAS_32_BIT = (
+    "Keras's dtype promotion (result_type) maps float64 to float32 on every backend but "
+    "TensorFlow, and ops.dot_product_attention computes in the promoted type: float64 "
+    "inputs come back float32."
+)
+#: Why Keras on JAX differs in ops.dot_product_attention.
+JAX_DPA = (
+    f"on JAX, {KERAS_32_BIT} And a value whose last axis differs from the query's raises "
+    "TypeError: Keras reshapes the output to the query's shape, after "
+    "jax.nn.dot_product_attention (which needs equal head sizes) has failed; TensorFlow "
+    "and torch return (B, T, N, the value's H)."
+)
+
+
+def _hidden_nan_key(mask: list) -> Inputs:
+    """MultiHeadAttention's smallest input with a NaN key the mask hides from the query."""
+    key = [[[0.0], [np.nan]]] if len(mask[0][0]) == 2 else [[[np.nan]]]
+    return _mha_example([[[0.0]]], key, [[[0.0]] * len(mask[0][0])], mask)
+
+
 def _mha_mask_cases() -> list[Case]:
     api = "keras.layers.MultiHeadAttention"
     case = case_family(
@@ -235,13 +264,25 @@ def _mha_mask_cases() -> list[Case]:
     return [
         case(
             domain="attention_mask (B, Lq, Lk) bool, every query row sees a key; projections "
-            "copied; NaN/inf in the keys no query sees"
+            "copied; NaN/inf in the keys no query sees",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "hidden-nonfinite-key-leaks",
+                    TORCH_ADDS_THE_MASK,
+                    _hidden_nan_key([[[True, False]]]),
+                )
+            },
         ),
         case("fully-masked-row-gives-mean-of-values", _mha_inputs, ONE_MASKED_ROW, MEAN_WHY),
         case(
             inputs=_mha_inputs,
             reference=lambda i: _ref_mha(i, i["mask"], empty="mean"),
             domain="any attention_mask, fully masked rows included: reference empty='mean'",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "hidden-nonfinite-key-leaks", TORCH_ADDS_THE_MASK, _hidden_nan_key([[[False]]])
+                )
+            },
         ),
         case(
             "nonfinite-hidden-value-leaks",
@@ -278,6 +319,11 @@ def _mha_mask_cases() -> list[Case]:
             domain="Lq != Lk included: top-left causal (query i sees keys 0..i, not the "
             "bottom-right KV-cache rule), with or without attention_mask; empty rows: "
             "reference empty='mean'; NaN/inf in hidden keys",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "hidden-nonfinite-key-leaks", TORCH_ADDS_THE_MASK, _hidden_nan_key([[[False]]])
+                )
+            },
         ),
     ]
 
@@ -305,6 +351,14 @@ def _mha_bias_cases() -> list[Case]:
             "bias[n] is added to step n of every head instead of to head n of every step "
             "(eager calls, functional models and traces with a known length alike).",
             tolerances=MHA_TOLERANCES,
+            keras_elsewhere=dict.fromkeys(
+                ("torch", "jax"),
+                OnBackend(
+                    None,
+                    "the channels-first reading of the bias is TensorFlow's alone: on torch "
+                    "and JAX, keras.ops.add broadcasts the (heads, 1) bias onto the heads.",
+                ),
+            ),
         )
     ]
 
@@ -734,6 +788,26 @@ def _dpa_example(mask, key=((1.0,), (1.0,)), value=((1.0,), (1.0,)), *, bias=Fal
     )
 
 
+def _dpa_float64(visible: bool | None = None, *, is_causal: bool = False, bias: bool = False):
+    """One float64 query, key and value (B = T = S = N = H = 1); a (T, S) mask that shows
+    the key or hides it (``visible``), or no mask (causal, or a 0/-inf ``bias``)."""
+    one = np.zeros((1, 1, 1, 1))
+    mask = None if visible is None else np.array([[visible]])
+    return dict(
+        query=one,
+        key=one,
+        value=one,
+        mask=mask,
+        bias=np.full((1, 1, 1, 1), -np.inf) if bias else None,
+        is_causal=is_causal,
+        scale=None,
+    )
+
+
+#: Why Keras on torch differs in ops.dot_product_attention.
+TORCH_DPA = f"on torch, {KERAS_32_BIT}"
+
+
 def _dpa_cases() -> list[Case]:
     case = case_family(
         operation="scaled_dot_product_attention",
@@ -756,7 +830,15 @@ def _dpa_cases() -> list[Case]:
     return [
         case(
             domain="bool mask (T, S), (B, 1, T, S) or (B, N, T, S), every query row sees a "
-            "key; float32/float64; NaN/inf in the keys no query sees"
+            "key; float32/float64; NaN/inf in the keys no query sees",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "hidden-nonfinite-key-leaks",
+                    f"{TORCH_ADDS_THE_MASK} Besides, {KERAS_32_BIT}",
+                    _dpa_example([[True, False]], key=((1.0,), (np.nan,))),
+                ),
+                "jax": OnBackend("float64-comes-back-float32", JAX_DPA, _dpa_float64(True)),
+            },
         ),
         case(
             "fully-masked-row-gives-mean-of-values",
@@ -770,11 +852,27 @@ def _dpa_cases() -> list[Case]:
             inputs=functools.partial(_dpa_inputs, causal=None),
             reference=_ref_dpa("mean"),
             domain="any bool mask, is_causal or not: fully masked rows get reference empty='mean'",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "hidden-nonfinite-key-leaks",
+                    f"{TORCH_ADDS_THE_MASK} Besides, {KERAS_32_BIT}",
+                    _dpa_example([[False]], key=((np.nan,),), value=((1.0,),)),
+                ),
+                "jax": OnBackend("float64-comes-back-float32", JAX_DPA, _dpa_float64(False)),
+            },
         ),
         case(
             inputs=functools.partial(_dpa_inputs, mask=False, causal=True),
             domain="is_causal=True, T != S included: top-left (query i sees keys 0..i), "
             "not the bottom-right KV-cache rule; NaN/inf in the keys no query sees",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "float64-comes-back-float32", TORCH_DPA, _dpa_float64(is_causal=True)
+                ),
+                "jax": OnBackend(
+                    "float64-comes-back-float32", JAX_DPA, _dpa_float64(is_causal=True)
+                ),
+            },
         ),
         case(
             "nonfinite-hidden-value-leaks",
@@ -786,7 +884,17 @@ def _dpa_cases() -> list[Case]:
         ),
         biased(
             domain="additive bias 0/-inf in any layout, fully masked rows included: "
-            "reference empty='nan'"
+            "reference empty='nan'",
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "fully-masked-bias-row-is-0",
+                    "on torch, Keras hands the bias to torch's scaled_dot_product_attention, "
+                    "which returns 0 for a row whose bias is all -inf where TensorFlow and "
+                    "JAX give NaN (a softmax of -inf only).",
+                    _dpa_example([[False]], key=((1.0,),), value=((1.0,),), bias=True),
+                ),
+                "jax": OnBackend("float64-comes-back-float32", JAX_DPA, _dpa_float64(bias=True)),
+            },
         ),
         biased(
             "fully-masked-bias-row-is-nan",

@@ -38,7 +38,7 @@ import reference as ref
 from maskref.api.recurrence import GATES, STATES
 from reference import strategies as rs
 
-from .core import Case, Inputs, case_family
+from .core import Case, Inputs, OnBackend, case_family
 from .operations import FLOAT_TOLERANCES
 
 F32 = np.float32
@@ -127,6 +127,14 @@ def _one(kind: str, steps: list[bool], values: list[float] | None = None, **extr
     else:
         inputs.update(zip(LAYER_ARGS, weights))
     return {**inputs, **extra}
+
+
+#: Why Keras on JAX starts a masked layer's carried output at the initial state.
+JAX_CARRIES_THE_STATE = (
+    "on JAX, Keras carries the initial state's h as the previous output, as the reference "
+    "does: masked steps before a row's first valid step (and a fully masked row) output the "
+    "initial h."
+)
 
 
 def _reference(kind: str, **fixed: Any):
@@ -384,6 +392,7 @@ def _keras_cases() -> list[Case]:
                 "contract: the first state is the previous output), as Keras's JAX backend "
                 "does. With the default zero initial state both agree.",
                 api=f"{api}(initial_state=...)",
+                keras_elsewhere={"jax": OnBackend(None, JAX_CARRIES_THE_STATE)},
             ),
             family(
                 "zero-output-for-mask-zeroes-last-output",
@@ -451,6 +460,16 @@ def _keras_cases() -> list[Case]:
             domain="zero_output_for_mask=False, return_sequences and go_backwards drawn",
             inputs=lambda: _inputs("lstm", states=False, **flags),
             candidate=_keras("lstm", unroll=True),
+            keras_elsewhere={
+                "torch": OnBackend(
+                    "unroll-go-backwards-with-a-mask-raises",
+                    "on torch, an unrolled layer with go_backwards=True and a mask raises "
+                    "AttributeError ('tuple' object has no attribute 'shape'): the unrolled "
+                    "loop reverses the list of per-step masks with a tensor flip. Without "
+                    "go_backwards, without unroll or without a mask it agrees.",
+                    _one("lstm", [True, False], go_backwards=True),
+                )
+            },
         ),
         gru(domain="mask= post/pre/holes/empty rows, one bias (3 * units,)"),
         lstm(
