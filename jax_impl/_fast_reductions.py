@@ -56,6 +56,8 @@ def applies(x: Any, mask: Any, axes: Axes) -> bool:
 #: The shortest contiguous run (elements after the reduced axis) for which the CPU loop
 #: beats XLA's own reduction (measured: 256 float32 on par, 64 and 16 twice slower).
 LOOP_RUN = 256
+#: Steps of the CPU loop per iteration (fewer loop-carried copies; 8 measured slower).
+UNROLL = 4
 
 
 def _wide(x: Any, mask: Any) -> Any:
@@ -79,7 +81,9 @@ def _fold(x: Any, mask: Any, axis: int, combine: Any, fill: Any) -> Any:
         return combine(acc, jnp.where(mt, xt, fill))
 
     rest = x.shape[:axis] + x.shape[axis + 1 :]
-    return jax.lax.fori_loop(0, x.shape[axis], step, jnp.full(rest, fill, x.dtype))
+    init = jnp.full(rest, fill, x.dtype)
+    # four steps per iteration: measured 0.78 ms against 1.05 ms for one (64, 512, 256)
+    return jax.lax.fori_loop(0, x.shape[axis], step, init, unroll=UNROLL)
 
 
 def _on_cpu_loop(x: Any, mask: Any, axes: Axes, loop: Any, other: Any) -> Any:
