@@ -427,6 +427,12 @@ def _metric_batches(draw, same_length: bool = False) -> Inputs:
     return dict(batches=batches)
 
 
+def _without_negative_zero(inputs: Inputs) -> Inputs:
+    """The batches with every -0.0 logit made +0.0 (adding 0.0 does that, and nothing else)."""
+    batches = [(lg + F32(0.0), tg, m) for lg, tg, m in inputs["batches"]]
+    return dict(inputs, batches=batches)
+
+
 def _ref_token_accuracy(inputs: Inputs) -> Any:
     """Accuracy of the concatenated batches (padded to one length with masked steps)."""
     batches = inputs["batches"]
@@ -478,8 +484,18 @@ def _metric_cases() -> list[Case]:
     hit, miss = np.array([[[0.0, 1.0]]], F32), np.array([[[0.0, 1.0], [0.0, 1.0]]], F32)
     return [
         keras_metric(
-            domain="batches of one padded length: the token mean of all batches",
-            inputs=lambda: _metric_batches(same_length=True),
+            domain="batches of one padded length, no -0.0 among the logits: the token mean "
+            "of all batches",
+            inputs=lambda: _metric_batches(same_length=True).map(_without_negative_zero),
+        ),
+        keras_metric(
+            "negative-zero-loses-argmax-ties",
+            lambda: _metric_batches(same_length=True),
+            dict(batches=[(np.array([[[-0.0, 0.0]]], F32), np.array([[0]]), np.array([[True]]))]),
+            "the metric takes keras.ops.argmax, which on TensorFlow replaces -0.0 by minus "
+            "the smallest normal float before tf.argmax (a flush-to-zero workaround), so a "
+            "-0.0 tied with 0.0 loses: logits [-0.0, 0.0] predict class 1, where NumPy's "
+            "argmax and the reference take the first maximum (-0.0 == 0.0).",
         ),
         keras_metric(
             "batches-weighted-by-one-over-padded-length",
