@@ -38,7 +38,7 @@ def findings(path: Path) -> dict[str, str]:
 
 
 def compare(one: Path, many: Path) -> str:
-    """ "same" or the ids of the findings that differ between the two reports."""
+    """The word same, or the ids of the findings that differ between the two reports."""
     a, b = findings(one), findings(many)
     differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     return "same" if not differ else f"{len(differ)} differ:\n    " + "\n    ".join(differ)

@@ -169,7 +169,7 @@ class _Run:
             start = time.perf_counter()
             finding = probe(self.cases[HERE][i], self.examples)
             keep_maps_in_bounds()
-            self.finish(HERE, i, finding, seconds(start))
+            self.finish(HERE, i, finding, _seconds(start))
 
     # -- the slots ---------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ class _Run:
                     finding = Finding(case, **record)
                 else:
                     finding = _theirs(backend, case, record)
-                self.finish(backend, i, finding, seconds(start))
+                self.finish(backend, i, finding, _seconds(start))
 
     def _died(self, backend: str, i: int | None, tail: str) -> None:
         """A worker died (killed for memory, most often), with case ``i`` in flight. The
@@ -256,7 +256,7 @@ class _Run:
             self.finish(backend, k, Finding(case, "unavailable", why=why), 0.0)
 
 
-def seconds(start: float) -> float:
+def _seconds(start: float) -> float:
     return time.perf_counter() - start
 
 
